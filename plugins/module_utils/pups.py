@@ -1022,7 +1022,7 @@ class PupsConfig:
     def where(self, row, index=None):
         source = self.row_sources.get(id(row))
         if source is None:
-            return f"run row {index}"
+            return f"run row {index + 1 if isinstance(index, int) else index}"
         name, key, position, line = source
         text = f"{name}, {key} row {position + 1}"
         if line is not None:
