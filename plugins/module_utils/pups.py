@@ -184,7 +184,7 @@ def ruby_eq(left, right):
     if isinstance(left, dict) and isinstance(right, dict):
         return len(left) == len(right) and all(k in right and ruby_eq(v, right[k]) for k, v in left.items())
     if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(ruby_eq(a, b) for a, b in zip(left, right))
+        return len(left) == len(right) and all(ruby_eq(a, b) for a, b in zip(left, right, strict=True))
     if isinstance(left, (dict, list)) or isinstance(right, (dict, list)):
         return False
     if isinstance(left, str) != isinstance(right, str):
@@ -838,7 +838,7 @@ def build_bash_input(config_text, config_name_for_errors, templates):
 
 def build_go_input(config_text, config_name_for_errors, templates, env_document):
     """Go launcher v2: raw template contents, the config, then a final env document."""
-    parts = list(templates) + [(config_name_for_errors, config_text)]
+    parts = [*templates, (config_name_for_errors, config_text)]
     if env_document is not None:
         parts.append(("launcher env", env_document))
     pieces, spans, pos = [], [], 0
@@ -894,7 +894,8 @@ def load_documents(pups_input, spans=None, row_sources=None, documents=None):
         if ruby_truthy(conf):
             if not isinstance(current, dict):
                 raise PupsError(
-                    f"{name}: no implicit conversion of {_ruby_class(current)} into Hash (every document must be a mapping)"
+                    f"{name}: no implicit conversion of {_ruby_class(current)} into Hash "
+                    "(every document must be a mapping)"
                 )
             if not isinstance(conf, dict):
                 raise PupsError(f"{name}: undefined method `merge' for {_ruby_class(conf)}")
@@ -1552,7 +1553,7 @@ def render(
     go_env = None
     if launcher == "go":
         go_env = {}
-        for name, text in list(templates) + [(config_source, config_text)]:
+        for name, text in [*templates, (config_source, config_text)]:
             go_env.update(_go_env_of(text, name))
         go_env = {k: v.replace("{{config}}", config_name) for k, v in go_env.items()}
         pups_input, spans = build_go_input(config_text, config_source, templates, go_env_document(go_env))

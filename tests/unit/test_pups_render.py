@@ -119,7 +119,8 @@ def test_build_step_skips_precompile_migrate_db():
         {
             "exec": {
                 "tag": "build",
-                "cmd": "git clone https://github.com/discourse/discourse-offline-page.git /var/www/discourse-offline",
+                "cmd": "git clone https://github.com/discourse/discourse-offline-page.git "
+                "/var/www/discourse-offline",
             }
         },
         {"exec": {"tag": "build", "hook": "cache", "cmd": "echo cache for https://cdn-forum.example.com"}},
@@ -189,8 +190,9 @@ def test_launcher_env_labels_and_expose():
 
 def test_docker_run_args_as_pups_prints_them():
     assert render()["docker_run_args"] == (
-        "--env RAILS_ENV=production --env UNICORN_WORKERS=8 --env DISCOURSE_DB_HOST=data --env MIGRATE_ON_BOOT=0 "
-        "--env PRECOMPILE_ON_BOOT=1 --env CREATE_DB_ON_BOOT=1 --env DISCOURSE_CDN_URL=https://cdn-forum.example.com "
+        "--env RAILS_ENV=production --env UNICORN_WORKERS=8 --env DISCOURSE_DB_HOST=data "
+        "--env MIGRATE_ON_BOOT=0 --env PRECOMPILE_ON_BOOT=1 --env CREATE_DB_ON_BOOT=1 "
+        "--env DISCOURSE_CDN_URL=https://cdn-forum.example.com "
         "--env LANG=en_US.UTF-8 --env DISCOURSE_HOSTNAME=forum.example.com "
         "--env DISCOURSE_DEVELOPER_EMAILS=admin@example.com --label app_name=\\{\\{config\\}\\}_discourse "
         "--publish 8080:80"
@@ -216,7 +218,8 @@ def test_dockerfile_for_the_build_step():
         "ENV RAILS_ENV=${RAILS_ENV}\n"
         "ENV UNICORN_WORKERS=${UNICORN_WORKERS}\n"
         "EXPOSE 80\n"
-        f'LABEL org.forumops.discourse.version="tests-passed" org.forumops.discourse.config-sha256="{digest}"\n'
+        'LABEL org.forumops.discourse.version="tests-passed" '
+        f'org.forumops.discourse.config-sha256="{digest}"\n'
         "RUN --mount=type=bind,source=config.yaml,target=/tmp/forumops-pups-config.yaml "
         "cat /tmp/forumops-pups-config.yaml | /usr/local/bin/pups --skip-tags=precompile,migrate,db --stdin\n"
         'CMD ["/sbin/boot"]\n'
@@ -306,7 +309,7 @@ def test_go_launcher_documents_and_env():
     # later wins, the text of the scalar as yaml.v3 decodes it into a string, no LANG default
     assert result["env"]["UNICORN_WORKERS"] == "8"
     assert result["env"]["DISCOURSE_CDN_URL"] == "https://cdn-{{site}}.example.com"
-    assert list(result["env"])[0] == "RAILS_ENV"
+    assert next(iter(result["env"])) == "RAILS_ENV"
 
 
 # ---- errors -----------------------------------------------------------------------------------------
@@ -326,7 +329,7 @@ def test_unknown_command_names_the_template_and_row():
 
 
 def test_missing_template_names_the_config():
-    with pytest.raises(pups.PupsError, match="template templates/nope.yml cannot be read"):
+    with pytest.raises(pups.PupsError, match=r"template templates/nope\.yml cannot be read"):
         pups.render_files(ROOT, config_data={"templates": ["templates/nope.yml"]})
 
 

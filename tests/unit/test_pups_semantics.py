@@ -205,7 +205,8 @@ def test_ignore_drops_keys_before_anything_else():
 
 def test_substitution_has_no_word_boundaries():
     config = configure(
-        "params:\n  hello: world\n  reqs_per_second: 12\nrun:\n  - exec: hello $hellos rate=$reqs_per_secondr/s $nope"
+        "params:\n  hello: world\n  reqs_per_second: 12\n"
+        "run:\n  - exec: hello $hellos rate=$reqs_per_secondr/s $nope"
     )
     assert config.substituted_run() == [{"exec": "hello worlds rate=12r/s $nope"}]
 
@@ -226,7 +227,8 @@ def test_substitution_interprets_backslashes_in_param_values():
 def test_exactly_the_fields_pups_interpolates_are_substituted():
     config = configure(
         "params:\n  p: V\n  dbyml:\n    production:\n      a: 1\nrun:\n"
-        "  - exec:\n      cd: /$p\n      cmd: [a $p, b $p]\n      stdin: in $p\n      tag: $p\n      hook: $p\n"
+        "  - exec:\n      cd: /$p\n      cmd: [a $p, b $p]\n      stdin: in $p\n"
+        "      tag: $p\n      hook: $p\n"
         "  - exec:\n      cmd: one $p\n  - exec: str $p\n"
         "  - file:\n      path: /$p/f\n      contents: c $p\n      chmod: $p\n      chown: $p\n"
         "  - replace:\n      filename: /$p\n      from: $p\n      to: t $p\n"
@@ -244,7 +246,8 @@ def test_exactly_the_fields_pups_interpolates_are_substituted():
 
 def test_exec_cd_prefixes_every_command_even_when_empty():
     config = configure(
-        "params:\n  h: /h\nrun:\n  - exec:\n      cd: $h\n      cmd: [a, b]\n  - exec:\n      cd: ''\n      cmd: c"
+        "params:\n  h: /h\nrun:\n  - exec:\n      cd: $h\n      cmd: [a, b]\n"
+        "  - exec:\n      cd: ''\n      cmd: c"
     )
     assert config.commands() == [("exec", "cd /h && a"), ("exec", "cd /h && b"), ("exec", "cd  && c")]
 
@@ -268,7 +271,7 @@ def test_a_row_with_several_commands_runs_them_all_in_order():
 
 def test_unknown_command_names_the_row():
     config = configure("run:\n  - exec: fine\n  - shell: nope")
-    with pytest.raises(pups.PupsError, match="row 2.*Invalid run command shell"):
+    with pytest.raises(pups.PupsError, match=r"row 2.*Invalid run command shell"):
         config.substituted_run()
 
 
@@ -456,7 +459,7 @@ def test_shellescape_matches_ruby():
 
 def test_launcher_env_is_shallow_merge_over_lang_with_null_as_empty_and_config_name():
     docs = [{"hack": True}, {"env": {"A": "x", "B": 1}}, {"env": {"A": None, "N": "{{config}}-n"}}]
-    env, labels, expose = pups.launcher_env(docs, "app")
+    env, _, _ = pups.launcher_env(docs, "app")
     assert env == {"LANG": "en_US.UTF-8", "A": "", "B": "1", "N": "app-n"}
 
 
