@@ -72,8 +72,8 @@ options:
     elements: str
   launcher:
     description:
-      - C(bash) - documents are C(hack: true), the templates in order and the config, joined with
-        upstream's C(_FILE_SEPERATOR_); the docker env is a shallow merge over C(LANG=en_US.UTF-8).
+      - "C(bash) - documents are C(hack: true), the templates in order and the config, joined with
+        upstream's C(_FILE_SEPERATOR_); the docker env is a shallow merge over C(LANG=en_US.UTF-8)."
       - C(go) - the raw templates, the config, then a final C(env) document with C({{config}})
         resolved; env is merged later-wins with the scalar text as yaml.v3 reads it.
     type: str
