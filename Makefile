@@ -1,0 +1,82 @@
+# forumops.discourse — one entry point for set-up, the demo, lint and tests.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+COLLECTION_LINK := .collections/ansible_collections/forumops/discourse
+STAMP := $(VENV)/.installed
+INVENTORY ?= inventories/example
+REHEARSAL := tools/rehearsal/rehearsal
+PYTEST := $(BIN)/pytest
+
+.PHONY: help setup demo lint ruff ansible-lint sanity changelog-lint unit integration molecule \
+	test test-fast bench rehearsal-build rehearsal-up rehearsal-down clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(STAMP): requirements/runtime.txt requirements/test.txt requirements/constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/test.txt -c requirements/constraints.txt
+	touch $@
+
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn ../../.. $@
+
+setup: $(STAMP) $(COLLECTION_LINK) ## Create .venv from the pinned requirements and link the collection
+
+demo: setup rehearsal-up ## The main job: converge the example inventory (rehearsal cluster unless KUBECONFIG is set)
+	$(BIN)/ansible-playbook -i $(INVENTORY) playbooks/site.yml
+
+ruff: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+ansible-lint: setup
+	$(BIN)/ansible-lint --profile production
+
+sanity: setup ## ansible-test sanity on a copy of the collection at an ansible_collections path
+	tools/ansible-test/sanity
+
+changelog-lint: setup
+	$(BIN)/antsibull-changelog lint
+
+lint: ruff ansible-lint changelog-lint sanity ## All linters
+
+unit: setup ## Unit tests (pure functions, no servers)
+	$(PYTEST) tests/unit
+
+integration: setup rehearsal-up ## Integration tests against real servers and the rehearsal cluster
+	$(PYTEST) tests/integration
+
+molecule: setup rehearsal-up ## Every molecule scenario against the rehearsal cluster
+	tools/molecule-all
+
+test-fast: ruff unit ## Quick loop: ruff and unit tests
+
+# The cluster comes down even when a step fails; the first failure decides the exit code.
+test: setup ## Everything CI runs: lint, unit, integration, molecule
+	$(MAKE) lint
+	$(MAKE) unit
+	status=0; $(MAKE) integration molecule || status=$$?; $(MAKE) rehearsal-down; exit $$status
+
+bench: setup ## Benchmarks (each prints a ratio against a baseline measured in the same run)
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b; done
+
+rehearsal-build: ## Build (or reuse cached) control-plane binaries
+	$(REHEARSAL) build
+
+rehearsal-up: setup ## Start the local rehearsal cluster; writes .rehearsal/kubeconfig
+	$(REHEARSAL) up
+
+rehearsal-down: ## Stop every rehearsal process
+	$(REHEARSAL) down
+
+clean: rehearsal-down
+	rm -rf .collections .build tests/output
