@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python benchmarks/bench_pups.py [--renders N]
 Prints the median milliseconds per render and the ratio to a baseline measured in the same process
-(a plain PyYAML safe load of the same documents, with libyaml when present), so that numbers from different machines compare.
+(a plain PyYAML safe load of the same documents, with libyaml when present), so that numbers
+from different machines compare.
 Exits non-zero when the median is over the 20 ms target.
 """
 
