@@ -2,4 +2,5 @@
 
 pytest_plugins = [
     "tests.fixtures.ansible",
+    "tests.fixtures.postgres",
 ]

@@ -7,8 +7,16 @@ ansible-test asked for (the pinned pip version among them) from the package inde
 """
 
 import ensurepip
+import os
 import subprocess
 import sys
 
+# get-pip.py's own switches; pip install does not know them.
+GET_PIP_ONLY = {"--no-setuptools", "--no-wheel"}
+
+# ensurepip points PIP_CONFIG_FILE at /dev/null in this process; the real install must see the
+# machine's pip configuration (index, CA bundle) again.
+environment = dict(os.environ)
 ensurepip.bootstrap(upgrade=True)
-sys.exit(subprocess.call([sys.executable, "-m", "pip", "install", *sys.argv[1:]]))
+args = [arg for arg in sys.argv[1:] if arg not in GET_PIP_ONLY]
+sys.exit(subprocess.call([sys.executable, "-m", "pip", "install", *args], env=environment))
