@@ -66,7 +66,7 @@ def config_text(names):
 
 def measure(function, renders):
     times = []
-    for _ in range(renders):
+    for _unused in range(renders):
         start = time.perf_counter()
         function()
         times.append((time.perf_counter() - start) * 1000.0)
@@ -92,8 +92,8 @@ def main():
 
         result = pups.render_files(root, config_path, skip_tags=["precompile", "migrate", "db"])
         sources = pups.read_templates(root, names)
-        rows = sum(len((pups.psych_safe_load(text) or {}).get("run") or []) for _, text in sources)
-        documents = [doc for doc, _, _ in pups.split_documents(result["pups_input"])]
+        rows = sum(len((pups.psych_safe_load(text) or {}).get("run") or []) for _unused, text in sources)
+        documents = [doc for doc, _unused, _unused in pups.split_documents(result["pups_input"])]
 
         def render():
             pups.render_files(root, config_path, skip_tags=["precompile", "migrate", "db"], params={"v": "1"})
@@ -104,7 +104,7 @@ def main():
             for doc in documents:
                 yaml.load(doc, Loader=loader)
 
-        for _ in range(5):
+        for _unused in range(5):
             render()
             baseline()
         median = measure(render, args.renders)

@@ -98,7 +98,7 @@ def ruby_float_to_s(value):
     if value == 0:
         return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
     sign = "-" if value < 0 else ""
-    _, digit_tuple, exponent = Decimal(repr(abs(value))).as_tuple()
+    _unused, digit_tuple, exponent = Decimal(repr(abs(value))).as_tuple()
     digits = "".join(str(d) for d in digit_tuple).lstrip("0")
     decpt = len("".join(str(d) for d in digit_tuple)) + exponent - (len(digit_tuple) - len(digits))
     digits = digits.rstrip("0") or "0"
@@ -1041,7 +1041,7 @@ class PupsConfig:
                 continue
             kept = []
             for index, row in enumerate(run):
-                _, body = _row_first(row, self.where(row, index))
+                _unused, body = _row_first(row, self.where(row, index))
                 keep = keep_untagged
                 if isinstance(body, dict):
                     tag = body.get("tag")
@@ -1065,7 +1065,7 @@ class PupsConfig:
         for index, row in enumerate(run):
             if not isinstance(row, dict):
                 continue
-            _, body = _row_first(row, self.where(row, index))
+            _unused, body = _row_first(row, self.where(row, index))
             if isinstance(body, dict):
                 hook = body.get("hook")
                 if ruby_truthy(hook):
@@ -1395,13 +1395,13 @@ def launcher_env(documents, config_name, launcher="bash", go_env=None, warnings=
                 "docker arguments"
             )
         line = lines[0].replace("{{config}}", config_name)
-        name, _, val = line.partition("=")
+        name, _unused, val = line.partition("=")
         out_env[name] = val
     out_labels = {}
     for key, value in labels.items():
         for line in _bash_read_lines(f"{ruby_to_s(key)}={ruby_to_s(value)}"):
             line = " ".join(line.replace("{{config}}", config_name).split())
-            name, _, val = line.partition("=")
+            name, _unused, val = line.partition("=")
             out_labels[name] = val
     out_expose = []
     for port in expose:
@@ -1485,13 +1485,13 @@ def dockerfile(
     if not base_image or re.search(r"\s", base_image):
         raise PupsError(f"base_image {base_image!r} is not an image reference")
     public = [(k, v) for k, v in env.items() if not is_secret_env(k, extra_secrets) and "\n" not in v]
-    for key, _ in public:
+    for key, _unused in public:
         if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
             raise PupsError(f"env key {key!r} cannot be a Dockerfile ARG")
     lines = ["# syntax=docker/dockerfile:1", f"FROM {base_image}"]
     for key, value in sorted(public):
         lines.append(f"ARG {key}={_docker_quote(value)}")
-    baked = [k for k, _ in sorted(public) if bake_env or k in DEFAULT_BAKE_ENV]
+    baked = [k for k, _unused in sorted(public) if bake_env or k in DEFAULT_BAKE_ENV]
     for key in baked:
         lines.append(f"ENV {key}=${{{key}}}")
     ports = sorted({container_port(p) for p in expose if container_port(p)})
@@ -1512,9 +1512,8 @@ def dockerfile(
         if not re.match(r"^--[a-z-]+=[A-Za-z0-9_,.-]*$", arg):
             raise PupsError(f"tag list {arg!r} is not safe in a RUN line")
     lines.append(
-        "RUN --mount=type=bind,source={},target={} cat {} | /usr/local/bin/pups {}--stdin".format(
-            config_file, CONFIG_TARGET, CONFIG_TARGET, "".join(a + " " for a in pups_args)
-        )
+        f"RUN --mount=type=bind,source={config_file},target={CONFIG_TARGET} cat {CONFIG_TARGET} | "
+        f"/usr/local/bin/pups {''.join(arg + ' ' for arg in pups_args)}--stdin"
     )
     if boot_command:
         lines.append(f"CMD [{_docker_quote(boot_command)}]")
@@ -1563,7 +1562,7 @@ def render(
     loaded = []
     row_sources = {}
     merged = load_documents(pups_input, spans, row_sources, loaded)
-    documents = [doc if isinstance(doc, dict) else {} for _, doc in loaded]
+    documents = [doc if isinstance(doc, dict) else {} for _unused, doc in loaded]
     config_docs = [doc for name, doc in loaded if name == config_source]
     config_doc = config_docs[-1] if config_docs and isinstance(config_docs[-1], dict) else {}
     # the launcher's view first: PupsConfig edits the merged hashes, which may be a document's own

@@ -20,7 +20,7 @@ description:
   - Hooks whose anchor row is missing (or was filtered out by tags) are reported as warnings, as
     pups logs them.
 author:
-  - forumops.discourse contributors
+  - forumops engineering (@forumops)
 requirements:
   - PyYAML
 options:
@@ -119,6 +119,7 @@ attributes:
     description: In check mode nothing is written; C(changed) tells whether files would change.
   diff_mode:
     support: none
+    description: The written files are returned in full instead of a diff.
 notes:
   - Semantics follow pups 1.3.0 and Ruby 3.3 (for example C(Hash#to_s) is C({"a"=>1})).
 """
@@ -280,7 +281,7 @@ def main():
     p = module.params
     config = p["config"]
     if isinstance(config, str):
-        config_path, config_data = os.path.expanduser(config), None
+        config_path, config_data = config, None
     elif isinstance(config, dict):
         config_path, config_data = None, config
     else:

@@ -325,20 +325,20 @@ HOOKED = (
 
 def test_hook_blocks_from_several_templates_are_inserted_in_merged_order():
     config = configure(HOOKED, "hooks:\n  after_code:\n    - exec: p2\n  before_code:\n    - exec: pre\n")
-    assert [c for _, c in config.commands()] == ["pre", "code", "p1", "p2", "b1", "db"]
+    assert [c for _unused, c in config.commands()] == ["pre", "code", "p1", "p2", "b1", "db"]
 
 
 def test_hooks_are_injected_after_tag_filtering_and_not_filtered_themselves():
     config = configure(
         HOOKED, "hooks:\n  after_code:\n    - exec:\n        tag: db\n        cmd: p2\n", skip_tags=["db"]
     )
-    assert [c for _, c in config.commands()] == ["code", "p1", "p2"]
+    assert [c for _unused, c in config.commands()] == ["code", "p1", "p2"]
     assert config.warnings == ["Skipped missing before_db hook"]
 
 
 def test_hook_with_filtered_anchor_is_skipped_with_a_warning():
     config = configure(HOOKED, tags=["db"])
-    assert [c for _, c in config.commands()] == ["b1", "db"]
+    assert [c for _unused, c in config.commands()] == ["b1", "db"]
     assert config.warnings == ["Skipped missing after_code hook"]
 
 
@@ -352,7 +352,7 @@ def test_hook_anchor_is_found_by_equality_so_an_identical_earlier_row_wins():
         "run:\n  - exec:\n      hook: x\n      cmd: a\n  - exec:\n      hook: x\n      cmd: a\n  - exec: b\n"
         "hooks:\n  after_x:\n    - exec: inserted\n"
     )
-    assert [c for _, c in config.commands()] == ["a", "inserted", "a", "b"]
+    assert [c for _unused, c in config.commands()] == ["a", "inserted", "a", "b"]
 
 
 # ---- replace ----------------------------------------------------------------------------------------
@@ -459,7 +459,7 @@ def test_shellescape_matches_ruby():
 
 def test_launcher_env_is_shallow_merge_over_lang_with_null_as_empty_and_config_name():
     docs = [{"hack": True}, {"env": {"A": "x", "B": 1}}, {"env": {"A": None, "N": "{{config}}-n"}}]
-    env, _, _ = pups.launcher_env(docs, "app")
+    env, _unused, _unused = pups.launcher_env(docs, "app")
     assert env == {"LANG": "en_US.UTF-8", "A": "", "B": "1", "N": "app-n"}
 
 
@@ -468,7 +468,7 @@ def test_launcher_labels_shallow_merge_and_expose_concatenates():
         {"labels": {"a": "{{config}}_x", "b": "1"}, "expose": ["80:80"]},
         {"labels": {"b": "2"}, "expose": [443]},
     ]
-    _, labels, expose = pups.launcher_env(docs, "web")
+    _unused, labels, expose = pups.launcher_env(docs, "web")
     assert labels == {"a": "web_x", "b": "2"}
     assert expose == ["80:80", "443"]
 
