@@ -45,8 +45,9 @@ def job(name, labels):
 def job_condition(namespace, name):
     """The Job's terminal condition type (Complete or Failed), or None while it runs."""
     conditions = kubectl_json("get", "job", name, "-n", namespace).get("status", {}).get("conditions", [])
-    return next((c["type"] for c in conditions
-                 if c["type"] in ("Complete", "Failed") and c["status"] == "True"), None)
+    return next(
+        (c["type"] for c in conditions if c["type"] in ("Complete", "Failed") and c["status"] == "True"), None
+    )
 
 
 def test_three_untainted_nodes_are_ready(rehearsal_kubeconfig):
@@ -60,16 +61,19 @@ def test_three_untainted_nodes_are_ready(rehearsal_kubeconfig):
 
 
 def test_deployment_reaches_two_ready_replicas(rehearsal_namespace):
-    apply_manifest({
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web"},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": pod_template({"app": "web"}),
+    apply_manifest(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": pod_template({"app": "web"}),
+            },
         },
-    }, rehearsal_namespace)
+        rehearsal_namespace,
+    )
 
     kubectl("rollout", "status", "deployment/web", "-n", rehearsal_namespace, "--timeout=60s")
 
@@ -83,43 +87,61 @@ def test_deployment_reaches_two_ready_replicas(rehearsal_namespace):
 def test_job_completes(rehearsal_namespace):
     apply_manifest(job("migrate", {"app": "migrate"}), rehearsal_namespace)
 
-    assert wait_for(lambda: job_condition(rehearsal_namespace, "migrate"), "the Job to finish",
-                    timeout=60) == "Complete"
+    assert (
+        wait_for(lambda: job_condition(rehearsal_namespace, "migrate"), "the Job to finish", timeout=60)
+        == "Complete"
+    )
     assert kubectl_json("get", "job", "migrate", "-n", rehearsal_namespace)["status"]["succeeded"] == 1
 
 
 def test_job_whose_pod_is_labelled_to_fail_fails(rehearsal_namespace):
     apply_manifest(job("migrate", {"app": "migrate", "forumops.test/fail": "true"}), rehearsal_namespace)
 
-    assert wait_for(lambda: job_condition(rehearsal_namespace, "migrate"), "the Job to finish",
-                    timeout=60) == "Failed"
+    assert (
+        wait_for(lambda: job_condition(rehearsal_namespace, "migrate"), "the Job to finish", timeout=60)
+        == "Failed"
+    )
     pod = kubectl_json("get", "pods", "-n", rehearsal_namespace, "-l", "app=migrate")["items"][0]
     assert pod["status"]["phase"] == "Failed"
     assert pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 1
 
 
 def test_statefulset_with_volume_claim_template_becomes_ready(rehearsal_namespace):
-    apply_manifest({
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": {"name": "valkey"},
-        "spec": {
-            "replicas": 2,
-            "serviceName": "valkey",
-            "selector": {"matchLabels": {"app": "valkey"}},
-            "template": {
-                **pod_template({"app": "valkey"}),
-                "spec": {"containers": [{
-                    "name": "main", "image": PAUSE_IMAGE,
-                    "volumeMounts": [{"name": "data", "mountPath": "/data"}]}]},
+    apply_manifest(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": "valkey"},
+            "spec": {
+                "replicas": 2,
+                "serviceName": "valkey",
+                "selector": {"matchLabels": {"app": "valkey"}},
+                "template": {
+                    **pod_template({"app": "valkey"}),
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "main",
+                                "image": PAUSE_IMAGE,
+                                "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                            }
+                        ]
+                    },
+                },
+                # No storageClassName: the cluster's default StorageClass must serve it.
+                "volumeClaimTemplates": [
+                    {
+                        "metadata": {"name": "data"},
+                        "spec": {
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": "1Gi"}},
+                        },
+                    }
+                ],
             },
-            # No storageClassName: the cluster's default StorageClass must serve it.
-            "volumeClaimTemplates": [{
-                "metadata": {"name": "data"},
-                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
-            }],
         },
-    }, rehearsal_namespace)
+        rehearsal_namespace,
+    )
 
     kubectl("rollout", "status", "statefulset/valkey", "-n", rehearsal_namespace, "--timeout=90s")
 
@@ -137,8 +159,13 @@ CNPG_CLUSTER = {
         "imageName": "ghcr.io/cloudnative-pg/postgresql:18",
         "storage": {"size": "10Gi"},
         "bootstrap": {"initdb": {"database": "discourse", "owner": "discourse"}},
-        "plugins": [{"name": "barman-cloud.cloudnative-pg.io", "isWALArchiver": True,
-                     "parameters": {"barmanObjectName": "discourse-backups"}}],
+        "plugins": [
+            {
+                "name": "barman-cloud.cloudnative-pg.io",
+                "isWALArchiver": True,
+                "parameters": {"barmanObjectName": "discourse-backups"},
+            }
+        ],
     },
 }
 
@@ -180,7 +207,7 @@ def misspelled(manifest, correct, wrong):
 
 REJECTION = {
     # Server-side apply builds a typed patch from the CRD schema, so unknown fields never pass.
-    "server-side-apply": '.spec.{typo}: field not declared in schema',
+    "server-side-apply": ".spec.{typo}: field not declared in schema",
     # A plain create with fieldValidation=Strict, as the python client and kubectl create send it.
     "create-strict": 'unknown field "spec.{typo}"',
 }
@@ -189,18 +216,31 @@ REJECTION = {
 def submit(manifest, namespace, method):
     if method == "server-side-apply":
         return apply_manifest(manifest, namespace, check=False)
-    return kubectl("create", "--validate=strict", "-n", namespace, "-f", "-", input_text=json.dumps(manifest),
-                   check=False)
+    return kubectl(
+        "create",
+        "--validate=strict",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        input_text=json.dumps(manifest),
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("method", REJECTION)
-@pytest.mark.parametrize(("manifest", "field", "typo"), [
-    (CNPG_CLUSTER, "instances", "instance"),
-    (OBJECT_STORE, "retentionPolicy", "retentionPolicies"),
-    (CERTIFICATE, "dnsNames", "dnsName"),
-], ids=["cnpg-cluster", "barman-objectstore", "cert-manager-certificate"])
+@pytest.mark.parametrize(
+    ("manifest", "field", "typo"),
+    [
+        (CNPG_CLUSTER, "instances", "instance"),
+        (OBJECT_STORE, "retentionPolicy", "retentionPolicies"),
+        (CERTIFICATE, "dnsNames", "dnsName"),
+    ],
+    ids=["cnpg-cluster", "barman-objectstore", "cert-manager-certificate"],
+)
 def test_real_crd_rejects_misspelled_field_and_accepts_valid_object(
-        rehearsal_namespace, manifest, field, typo, method):
+    rehearsal_namespace, manifest, field, typo, method
+):
     rejected = submit(misspelled(manifest, field, typo), rehearsal_namespace, method)
 
     assert rejected.returncode != 0
@@ -208,21 +248,29 @@ def test_real_crd_rejects_misspelled_field_and_accepts_valid_object(
 
     accepted = submit(manifest, rehearsal_namespace, method)
     assert accepted.returncode == 0, accepted.stderr
-    stored = kubectl_json("get", manifest["kind"].lower() + "." + manifest["apiVersion"].split("/")[0],
-                          manifest["metadata"]["name"], "-n", rehearsal_namespace)
+    stored = kubectl_json(
+        "get",
+        manifest["kind"].lower() + "." + manifest["apiVersion"].split("/")[0],
+        manifest["metadata"]["name"],
+        "-n",
+        rehearsal_namespace,
+    )
     assert stored["spec"][field] == manifest["spec"][field]
 
 
 def test_kubernetes_core_k8s_applies_a_manifest_list(rehearsal_namespace):
     playbook = Path(__file__).parent / "playbooks" / "rehearsal_apply.yml"
-    env = ansible_env(KUBECONFIG=rehearsal_env()["KUBECONFIG"],
-                      K8S_AUTH_KUBECONFIG=rehearsal_env()["K8S_AUTH_KUBECONFIG"])
+    env = ansible_env(
+        KUBECONFIG=rehearsal_env()["KUBECONFIG"], K8S_AUTH_KUBECONFIG=rehearsal_env()["K8S_AUTH_KUBECONFIG"]
+    )
 
-    result = run_tool("ansible-playbook", playbook, "-e", f"rehearsal_namespace={rehearsal_namespace}",
-                      env=env, timeout=300)
+    result = run_tool(
+        "ansible-playbook", playbook, "-e", f"rehearsal_namespace={rehearsal_namespace}", env=env, timeout=300
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert kubectl_json("get", "configmap", "site-settings", "-n", rehearsal_namespace)["data"] == {
-        "DISCOURSE_HOSTNAME": "forum.example.test"}
+        "DISCOURSE_HOSTNAME": "forum.example.test"
+    }
     assert kubectl_json("get", "service", "web", "-n", rehearsal_namespace)["spec"]["ports"][0]["port"] == 80
     kubectl("rollout", "status", "deployment/web", "-n", rehearsal_namespace, "--timeout=60s")
