@@ -1,0 +1,392 @@
+"""migrations.py: scanning a source tree, reading a build manifest, comparing with applied versions.
+
+Every comparison test checks every field: the expected values follow from the sets given.
+"""
+
+import json
+
+import pytest
+
+from ansible_collections.forumops.discourse.plugins.module_utils import migrations
+from ansible_collections.forumops.discourse.plugins.module_utils.migrations import ImageMigrations
+
+# Five migrations of one image: three pre-deploy, two post-deploy (versions interleave, as upstream's do).
+PRE = ["20250101000000", "20250102000000", "20250104000000"]
+POST = ["20250103000000", "20250105000000"]
+IMAGE = ImageMigrations(PRE, POST, [])
+
+
+def write_tree(root, files):
+    """Create empty files (paths relative to root) and return root as a string."""
+    for rel in files:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("# frozen_string_literal: true\n")
+    (root / "db" / "migrate").mkdir(parents=True, exist_ok=True)
+    return str(root)
+
+
+# ---- compare: every field, every case ---------------------------------------------------------------
+
+
+def test_up_to_date():
+    assert migrations.compare(PRE + POST, IMAGE) == {
+        "pending_pre": [],
+        "pending_post": [],
+        "unknown": [],
+        "db_version": "20250105000000",
+        "target_version": "20250105000000",
+        "downgrade": False,
+        # Nothing pending and the image's post-deploy migrations are applied: they may be the ones the
+        # upgrade just ran, so going back is not known to be safe.
+        "rollback_safe": False,
+        "summary": "up to date; database at 20250105000000, image at 20250105000000; "
+        "rollback to the previous image not safe",
+    }
+
+
+def test_pre_deploy_pending_only():
+    applied = ["20250101000000", "20250102000000", *POST]
+    assert migrations.compare(applied, IMAGE) == {
+        "pending_pre": ["20250104000000"],
+        "pending_post": [],
+        "unknown": [],
+        "db_version": "20250105000000",
+        "target_version": "20250105000000",
+        "downgrade": False,
+        "rollback_safe": True,
+        "summary": "upgrade: 1 pre-deploy and 0 post-deploy migrations pending; database at 20250105000000, "
+        "image at 20250105000000; rollback to the previous image safe",
+    }
+
+
+def test_post_deploy_pending_only_after_the_pre_deploy_step():
+    applied = [*PRE, "20250103000000"]
+    assert migrations.compare(applied, IMAGE) == {
+        "pending_pre": [],
+        "pending_post": ["20250105000000"],
+        "unknown": [],
+        "db_version": "20250104000000",
+        "target_version": "20250105000000",
+        "downgrade": False,
+        "rollback_safe": True,
+        "summary": "upgrade: 0 pre-deploy and 1 post-deploy migration pending; database at 20250104000000, "
+        "image at 20250105000000; rollback to the previous image safe",
+    }
+
+
+def test_pre_and_post_deploy_pending():
+    applied = ["20250101000000"]
+    assert migrations.compare(applied, IMAGE) == {
+        "pending_pre": ["20250102000000", "20250104000000"],
+        "pending_post": ["20250103000000", "20250105000000"],
+        "unknown": [],
+        "db_version": "20250101000000",
+        "target_version": "20250105000000",
+        "downgrade": False,
+        "rollback_safe": True,
+        "summary": "upgrade: 2 pre-deploy and 2 post-deploy migrations pending; database at 20250101000000, "
+        "image at 20250105000000; rollback to the previous image safe",
+    }
+
+
+def test_database_ahead_of_the_image_is_a_downgrade():
+    applied = [*PRE, *POST, "20250201000000", "20250106000000"]
+    assert migrations.compare(applied, IMAGE) == {
+        "pending_pre": [],
+        "pending_post": [],
+        "unknown": ["20250106000000", "20250201000000"],
+        "db_version": "20250201000000",
+        "target_version": "20250105000000",
+        "downgrade": True,
+        "rollback_safe": False,
+        "summary": "downgrade: 2 applied migrations unknown to the image; database at 20250201000000, "
+        "image at 20250105000000; rollback to the previous image not safe",
+    }
+
+
+def test_downgrade_with_pending_migrations_names_both():
+    # A plugin was removed (its migration is unknown) while the image brings a new core migration.
+    applied = [*PRE, "20250103000000", "20241231000000"]
+    result = migrations.compare(applied, IMAGE)
+    assert result["unknown"] == ["20241231000000"]
+    assert result["pending_post"] == ["20250105000000"]
+    assert result["db_version"] == "20250104000000"
+    assert result["downgrade"] is True
+    assert result["rollback_safe"] is False
+    assert result["summary"] == (
+        "downgrade: 1 applied migration unknown to the image, 0 pre-deploy and 1 post-deploy migration "
+        "pending; database at 20250104000000, image at 20250105000000; "
+        "rollback to the previous image not safe"
+    )
+
+
+def test_empty_database():
+    assert migrations.compare([], IMAGE) == {
+        "pending_pre": PRE,
+        "pending_post": POST,
+        "unknown": [],
+        "db_version": None,
+        "target_version": "20250105000000",
+        "downgrade": False,
+        "rollback_safe": True,
+        "summary": "upgrade: 3 pre-deploy and 2 post-deploy migrations pending; database at no migration, "
+        "image at 20250105000000; rollback to the previous image safe",
+    }
+
+
+def test_nothing_anywhere():
+    assert migrations.compare([], ImageMigrations([], [], [])) == {
+        "pending_pre": [],
+        "pending_post": [],
+        "unknown": [],
+        "db_version": None,
+        "target_version": None,
+        "downgrade": False,
+        "rollback_safe": True,
+        "summary": "up to date; database at no migration, image at no migration; "
+        "rollback to the previous image safe",
+    }
+
+
+def test_up_to_date_image_without_post_deploy_migrations_is_rollback_safe():
+    # No post-deploy migration of the image is in the database, so none can have run.
+    result = migrations.compare(PRE, ImageMigrations(PRE, [], []))
+    assert (result["pending_pre"], result["pending_post"], result["unknown"]) == ([], [], [])
+    assert result["rollback_safe"] is True
+
+
+def test_versions_sort_numerically_and_duplicates_in_the_applied_list_count_once():
+    image = ImageMigrations(["20250101000000"], [], [])
+    result = migrations.compare(["20250101000000", "20250101000000", "9", "100"], image)
+    assert result["unknown"] == ["9", "100"]
+    assert result["db_version"] == "20250101000000"
+
+
+# ---- scan_source ------------------------------------------------------------------------------------
+
+
+def test_scan_core_and_plugin_migrations(tmp_path):
+    root = write_tree(
+        tmp_path,
+        [
+            "db/migrate/20250101000000_create_posts.rb",
+            "db/migrate/20250104000000_add_index_to_posts.rb",
+            "db/post_migrate/20250103000000_drop_old_column.rb",
+            "db/post_migrate/2025/20250105000000_drop_old_table.rb",
+            "plugins/chat/db/migrate/20250102000000_create_chat_channels.rb",
+            "plugins/chat/db/post_migrate/20250106000000_drop_chat_column.rb",
+            "plugins/poll/db/migrate/20240101000000_create_polls.rb",
+            "plugins/poll/README.md",
+            "db/migrate/.gitkeep",
+        ],
+    )
+    assert migrations.scan_source(root) == ImageMigrations(
+        pre=["20240101000000", "20250101000000", "20250102000000", "20250104000000"],
+        post=["20250103000000", "20250105000000", "20250106000000"],
+        warnings=[],
+    )
+
+
+def test_plugin_migrations_are_pending_like_core_ones(tmp_path):
+    root = write_tree(
+        tmp_path,
+        [
+            "db/migrate/20250101000000_create_posts.rb",
+            "plugins/chat/db/migrate/20250102000000_create_chat_channels.rb",
+            "plugins/chat/db/post_migrate/20250103000000_drop_chat_column.rb",
+        ],
+    )
+    result = migrations.compare(["20250101000000"], migrations.scan_source(root))
+    assert result == {
+        "pending_pre": ["20250102000000"],
+        "pending_post": ["20250103000000"],
+        "unknown": [],
+        "db_version": "20250101000000",
+        "target_version": "20250103000000",
+        "downgrade": False,
+        "rollback_safe": True,
+        "summary": "upgrade: 1 pre-deploy and 1 post-deploy migration pending; database at 20250101000000, "
+        "image at 20250103000000; rollback to the previous image safe",
+    }
+
+
+def test_malformed_file_names_are_ignored_with_warnings(tmp_path):
+    root = write_tree(
+        tmp_path,
+        [
+            "db/migrate/20250101000000_create_posts.rb",
+            "db/migrate/2025010100000_thirteen_digits.rb",
+            "db/migrate/202501010000000_fifteen_digits.rb",
+            "db/migrate/20250101000001-dash.rb",
+            "db/migrate/20250101000002_CamelCase.rb",
+            "db/migrate/helper.rb",
+            "db/post_migrate/old/20250102000000drop.rb",
+            "plugins/chat/db/migrate/add_index.rb",
+            "db/migrate/20250101000003_notes.txt",
+        ],
+    )
+    assert migrations.scan_source(root) == ImageMigrations(
+        pre=["20250101000000"],
+        post=[],
+        warnings=[
+            f"{rel}: ignored, not a migration file name (<14-digit version>_<snake_case_name>.rb)"
+            for rel in [
+                # in the order of the sorted file names
+                "db/migrate/202501010000000_fifteen_digits.rb",
+                "db/migrate/20250101000001-dash.rb",
+                "db/migrate/20250101000002_CamelCase.rb",
+                "db/migrate/2025010100000_thirteen_digits.rb",
+                "db/migrate/helper.rb",
+                "db/post_migrate/old/20250102000000drop.rb",
+                "plugins/chat/db/migrate/add_index.rb",
+            ]
+        ],
+    )
+
+
+def test_a_version_used_twice_counts_once_with_a_warning(tmp_path):
+    root = write_tree(
+        tmp_path,
+        [
+            "db/migrate/20250101000000_create_posts.rb",
+            "db/post_migrate/20250101000000_drop_posts.rb",
+            "plugins/chat/db/migrate/20250101000000_create_chat.rb",
+        ],
+    )
+    assert migrations.scan_source(root) == ImageMigrations(
+        pre=["20250101000000"],
+        post=[],
+        warnings=[
+            "plugins/chat/db/migrate/20250101000000_create_chat.rb: version 20250101000000 is also used by "
+            "db/migrate/20250101000000_create_posts.rb; counted once (Rails refuses duplicate versions)",
+            "db/post_migrate/20250101000000_drop_posts.rb: version 20250101000000 is also used by "
+            "db/migrate/20250101000000_create_posts.rb; counted once (Rails refuses duplicate versions)",
+        ],
+    )
+
+
+def test_subfolders_of_db_migrate_are_not_scanned(tmp_path):
+    root = write_tree(tmp_path, ["db/migrate/nested/20250101000000_create_posts.rb"])
+    assert migrations.scan_source(root) == ImageMigrations([], [], [])
+
+
+def test_a_tree_without_db_migrate_is_refused(tmp_path):
+    (tmp_path / "plugins").mkdir()
+    with pytest.raises(migrations.MigrationError) as raised:
+        migrations.scan_source(str(tmp_path))
+    assert str(raised.value) == f"source_dir {tmp_path}: not a Discourse source tree (no db/migrate folder)"
+
+
+def test_a_missing_source_dir_is_refused(tmp_path):
+    with pytest.raises(migrations.MigrationError) as raised:
+        migrations.scan_source(str(tmp_path / "nope"))
+    assert str(raised.value) == f"source_dir {tmp_path / 'nope'}: not a directory"
+
+
+# ---- load_manifest ----------------------------------------------------------------------------------
+
+
+def test_manifest_from_a_file_ignores_other_keys_and_sorts(tmp_path):
+    path = tmp_path / "manifest.json"
+    path.write_text(
+        json.dumps(
+            {
+                "image": "registry.example/discourse@sha256:abc",
+                "discourse_version": "v3.5.0",
+                "migrations": {"pre": ["20250102000000", "20250101000000"], "post": ["20250103000000"]},
+            }
+        )
+    )
+    assert migrations.load_manifest(str(path)) == ImageMigrations(
+        ["20250101000000", "20250102000000"], ["20250103000000"], []
+    )
+
+
+def test_manifest_as_a_dict_accepts_unquoted_14_digit_numbers():
+    manifest = {"migrations": {"pre": [20250101000000], "post": []}}
+    assert migrations.load_manifest(manifest) == ImageMigrations(["20250101000000"], [], [])
+
+
+@pytest.mark.parametrize(
+    ("manifest", "message"),
+    [
+        ([], "manifest must be the path of a build manifest or the manifest as a dictionary"),
+        ({}, "manifest: migrations must be an object with the lists pre and post"),
+        (
+            {"migrations": ["20250101000000"]},
+            "manifest: migrations must be an object with the lists pre and post",
+        ),
+        ({"migrations": {"pre": []}}, "manifest: migrations.post is missing (a list of 14-digit versions)"),
+        ({"migrations": {"post": []}}, "manifest: migrations.pre is missing (a list of 14-digit versions)"),
+        (
+            {"migrations": {"pre": "20250101000000", "post": []}},
+            "manifest: migrations.pre must be a list of 14-digit versions",
+        ),
+        (
+            {"migrations": {"pre": ["20250101000000", "2025"], "post": []}},
+            "manifest: migrations.pre[1] is '2025', not a 14-digit version",
+        ),
+        (
+            {"migrations": {"pre": [], "post": ["20250101000000_drop.rb"]}},
+            "manifest: migrations.post[0] is '20250101000000_drop.rb', not a 14-digit version",
+        ),
+        (
+            {"migrations": {"pre": [True], "post": []}},
+            "manifest: migrations.pre[0] is True, not a 14-digit version",
+        ),
+        (
+            {"migrations": {"pre": [None], "post": []}},
+            "manifest: migrations.pre[0] is None, not a 14-digit version",
+        ),
+        (
+            {"migrations": {"pre": [2025010100000], "post": []}},
+            "manifest: migrations.pre[0] is '2025010100000', not a 14-digit version",
+        ),
+        (
+            {"migrations": {"pre": ["20250101000000"], "post": ["20250101000000"]}},
+            "manifest: version 20250101000000 is listed twice (migrations.post)",
+        ),
+        (
+            {"migrations": {"pre": ["20250101000000", "20250101000000"], "post": []}},
+            "manifest: version 20250101000000 is listed twice (migrations.pre)",
+        ),
+    ],
+)
+def test_manifest_validation_errors(manifest, message):
+    with pytest.raises(migrations.MigrationError) as raised:
+        migrations.load_manifest(manifest)
+    assert str(raised.value) == message
+
+
+def test_manifest_file_errors_name_the_file(tmp_path):
+    missing = tmp_path / "missing.json"
+    with pytest.raises(migrations.MigrationError) as raised:
+        migrations.load_manifest(str(missing))
+    assert str(raised.value) == f"{missing}: build manifest not found"
+
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"migrations": {"pre": [}')
+    with pytest.raises(migrations.MigrationError) as raised:
+        migrations.load_manifest(str(broken))
+    assert str(raised.value) == f"{broken}: not valid JSON: Expecting value: line 1 column 25 (char 24)"
+
+    listed = tmp_path / "list.json"
+    listed.write_text("[]")
+    with pytest.raises(migrations.MigrationError) as raised:
+        migrations.load_manifest(str(listed))
+    assert str(raised.value) == f"{listed}: a build manifest must be an object"
+
+
+# ---- validate_applied -------------------------------------------------------------------------------
+
+
+def test_applied_versions_are_digit_strings():
+    assert migrations.validate_applied(["20250101000000", 20250102000000]) == [
+        "20250101000000",
+        "20250102000000",
+    ]
+    for bad, shown in ((" 20250101000000", "' 20250101000000'"), ("", "''"), ("२०२५", "'२०२५'")):
+        with pytest.raises(migrations.MigrationError) as raised:
+            migrations.validate_applied(["20250101000000", bad])
+        assert str(raised.value) == f"applied_versions[1] is {shown}, not a migration version"

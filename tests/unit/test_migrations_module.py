@@ -1,0 +1,126 @@
+"""forumops.discourse.migration_check without a database: argument rules, results, failures, warnings."""
+
+import json
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.forumops.discourse.plugins.modules import migration_check
+
+MANIFEST = {"migrations": {"pre": ["20250101000000", "20250102000000"], "post": ["20250103000000"]}}
+
+
+def run_module(args, capsys, check_mode=False):
+    if check_mode:
+        args = dict(args, _ansible_check_mode=True)
+    with patch_module_args(args), pytest.raises(SystemExit):
+        migration_check.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def test_applied_versions_against_a_manifest(capsys):
+    result = run_module({"applied_versions": ["20250101000000"], "manifest": MANIFEST}, capsys)
+    assert {key: value for key, value in result.items() if key != "invocation"} == {
+        "changed": False,
+        "pending_pre": ["20250102000000"],
+        "pending_post": ["20250103000000"],
+        "unknown": [],
+        "db_version": "20250101000000",
+        "target_version": "20250103000000",
+        "downgrade": False,
+        "rollback_safe": True,
+        "summary": "upgrade: 1 pre-deploy and 1 post-deploy migration pending; database at 20250101000000, "
+        "image at 20250103000000; rollback to the previous image safe",
+        "migration_warnings": [],
+    }
+
+
+def test_check_mode_gives_the_same_result(capsys):
+    args = {"applied_versions": ["20250101000000"], "manifest": MANIFEST}
+    normal = run_module(args, capsys)
+    checked = run_module(args, capsys, check_mode=True)
+    assert checked == normal
+
+
+def test_a_downgrade_is_refused(capsys):
+    result = run_module(
+        {"applied_versions": [*MANIFEST["migrations"]["pre"], "20250201000000"], "manifest": MANIFEST}, capsys
+    )
+    assert result["failed"] is True
+    assert result["msg"] == (
+        "the database is ahead of the image: 1 applied migration(s) the image does not ship "
+        "(20250201000000); refusing a downgrade (set allow_downgrade to accept it)"
+    )
+    assert result["downgrade"] is True
+    assert result["unknown"] == ["20250201000000"]
+
+
+def test_a_long_downgrade_message_lists_five_versions(capsys):
+    unknown = [f"2026010100000{i}" for i in range(7)]
+    result = run_module({"applied_versions": unknown, "manifest": MANIFEST}, capsys)
+    assert result["msg"] == (
+        "the database is ahead of the image: 7 applied migration(s) the image does not ship ("
+        + ", ".join(unknown[:5])
+        + ", ...); refusing a downgrade (set allow_downgrade to accept it)"
+    )
+
+
+def test_a_downgrade_is_allowed_when_asked(capsys):
+    args = {"applied_versions": ["20250201000000"], "manifest": MANIFEST, "allow_downgrade": True}
+    result = run_module(args, capsys)
+    assert "failed" not in result
+    assert result["downgrade"] is True
+    assert result["pending_pre"] == ["20250101000000", "20250102000000"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"manifest": MANIFEST}, "one of the following is required: db, applied_versions"),
+        ({"applied_versions": []}, "one of the following is required: manifest, source_dir"),
+        (
+            {"applied_versions": [], "manifest": MANIFEST, "source_dir": "/srv/discourse"},
+            "parameters are mutually exclusive: manifest|source_dir",
+        ),
+        (
+            {
+                "applied_versions": [],
+                "db": {"host": "db", "database": "discourse", "user": "discourse"},
+                "manifest": MANIFEST,
+            },
+            "parameters are mutually exclusive: db|applied_versions",
+        ),
+        (
+            {"db": {"host": "db", "user": "discourse"}, "manifest": MANIFEST},
+            "missing required arguments: database found in db",
+        ),
+        (
+            {"applied_versions": ["2025-01-01"], "manifest": MANIFEST},
+            "applied_versions[0] is '2025-01-01', not a migration version",
+        ),
+        (
+            {"applied_versions": [], "manifest": {"migrations": {"pre": ["1"], "post": []}}},
+            "manifest: migrations.pre[0] is '1', not a 14-digit version",
+        ),
+    ],
+)
+def test_bad_arguments_fail_with_a_clear_message(args, message, capsys):
+    result = run_module(args, capsys)
+    assert result["failed"] is True
+    assert result["msg"] == message
+
+
+def test_source_dir_warnings_are_returned_and_shown(tmp_path, capsys):
+    (tmp_path / "db" / "migrate").mkdir(parents=True)
+    (tmp_path / "db" / "migrate" / "20250101000000_create_posts.rb").write_text("")
+    (tmp_path / "db" / "migrate" / "helper.rb").write_text("")
+    result = run_module({"applied_versions": ["20250101000000"], "source_dir": str(tmp_path)}, capsys)
+    warning = (
+        "db/migrate/helper.rb: ignored, not a migration file name (<14-digit version>_<snake_case_name>.rb)"
+    )
+    assert result["migration_warnings"] == [warning]
+    # ansible-core 2.19 returns warnings as events; the text is the message.
+    assert [event["event"]["msg"] for event in result["warnings"]] == [warning]
+    assert result["summary"] == (
+        "up to date; database at 20250101000000, image at 20250101000000; rollback to the previous image safe"
+    )
