@@ -26,6 +26,8 @@ VERSION_RE = re.compile(r"\A[0-9]{14}\Z")
 # Rails' MigrationFilenameRegexp with the version narrowed to Discourse's 14-digit timestamps.
 FILENAME_RE = re.compile(r"\A([0-9]{14})_[_a-z0-9]*\.?[_a-z0-9]*\.rb\Z")
 
+MALFORMED = "ignored, not a migration file name (<14-digit version>_<snake_case_name>.rb)"
+
 ImageMigrations = namedtuple("ImageMigrations", ["pre", "post", "warnings"])
 ImageMigrations.__doc__ = """An image's migrations: sorted pre- and post-deploy versions, scan warnings."""
 
@@ -47,32 +49,33 @@ def _sorted(versions):
 
 
 def _scan_folder(root, relative, recursive, found, warnings):
-    """Add (version, relative path) of each migration file under root/relative to found."""
-    top = os.path.join(root, relative)
+    """Add (version, relative path) of each migration file under root/relative to found.
+
+    relative uses "/" separators; paths are built by concatenation (os.path.relpath per file would
+    cost more than the whole scan).
+    """
+    top = os.path.join(root, *relative.split("/"))
     if recursive:
-        walked = []
+        folders = []
         for directory, subdirs, files in os.walk(top):
             subdirs.sort()
-            walked.extend(os.path.join(directory, name) for name in sorted(files))
-        paths = walked
+            sub = directory[len(top) :].replace(os.sep, "/")
+            folders.append((relative + sub, sorted(files)))
     else:
         try:
             with os.scandir(top) as entries:
-                paths = sorted(entry.path for entry in entries if entry.is_file())
+                folders = [(relative, sorted(entry.name for entry in entries if entry.is_file()))]
         except FileNotFoundError:
             return
-    for path in paths:
-        name = os.path.basename(path)
-        if not name.endswith(".rb"):
-            continue
-        rel = os.path.relpath(path, root).replace(os.sep, "/")
-        match = FILENAME_RE.match(name)
-        if match is None:
-            warnings.append(
-                f"{rel}: ignored, not a migration file name (<14-digit version>_<snake_case_name>.rb)"
-            )
-            continue
-        found.append((match.group(1), rel))
+    for rel_dir, names in folders:
+        for name in names:
+            if not name.endswith(".rb"):
+                continue
+            match = FILENAME_RE.match(name)
+            if match is None:
+                warnings.append(f"{rel_dir}/{name}: {MALFORMED}")
+                continue
+            found.append((match.group(1), f"{rel_dir}/{name}"))
 
 
 def scan_source(source_dir):
@@ -89,16 +92,15 @@ def scan_source(source_dir):
         raise MigrationError(f"source_dir {source_dir}: not a Discourse source tree (no db/migrate folder)")
     warnings = []
     pre, post = [], []
-    _scan_folder(source_dir, os.path.join("db", "migrate"), False, pre, warnings)
-    _scan_folder(source_dir, os.path.join("db", "post_migrate"), True, post, warnings)
+    _scan_folder(source_dir, "db/migrate", False, pre, warnings)
+    _scan_folder(source_dir, "db/post_migrate", True, post, warnings)
     plugins_dir = os.path.join(source_dir, "plugins")
     if os.path.isdir(plugins_dir):
         with os.scandir(plugins_dir) as entries:
             plugins = sorted(entry.name for entry in entries if entry.is_dir())
         for plugin in plugins:
-            base = os.path.join("plugins", plugin, "db")
-            _scan_folder(source_dir, os.path.join(base, "migrate"), False, pre, warnings)
-            _scan_folder(source_dir, os.path.join(base, "post_migrate"), True, post, warnings)
+            _scan_folder(source_dir, f"plugins/{plugin}/db/migrate", False, pre, warnings)
+            _scan_folder(source_dir, f"plugins/{plugin}/db/post_migrate", True, post, warnings)
 
     seen = {}
     kept_pre, kept_post = [], []
