@@ -231,7 +231,7 @@ def read_applied_versions(db):
             f"cannot read schema_migrations of {where}: {str(exc).strip()}"
         ) from exc
     finally:
-        conn.rollback()
+        # Closing ends the read-only transaction without a commit.
         conn.close()
 
 
