@@ -1,0 +1,144 @@
+# Copyright: forumops.discourse contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filter plugins of the discourse_image role (documentation in image_*.yml beside this file)."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.forumops.discourse.plugins.module_utils import image, pups
+
+
+def _secret_test(extra_secrets):
+    extra = tuple(extra_secrets or ())
+    return lambda key: pups.is_secret_env(key, extra)
+
+
+def _guard(function, *args, **kwargs):
+    try:
+        return function(*args, **kwargs)
+    except (image.ImageError, KeyError, TypeError) as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+def image_problems(value, kind, variable=None, force=False, extra_secrets=None):
+    if kind == "templates":
+        return image.refused_templates(
+            value or [], force=force, variable=variable or "discourse_image_templates"
+        )
+    if kind == "plugins":
+        return image.plugin_problems(value or [], variable=variable or "discourse_image_plugins")
+    if kind == "env":
+        return image.env_problems(
+            value or {}, _secret_test(extra_secrets), variable=variable or "discourse_image_env"
+        )
+    if kind == "tags":
+        return image.tag_problems(value or [], variable=variable or "discourse_image_tags")
+    raise AnsibleFilterError(f"image_problems: unknown kind {kind!r}")
+
+
+def image_container_config(
+    templates, version, params=None, env=None, plugins=None, precompile="build", base_image=None
+):
+    return _guard(
+        image.container_config,
+        templates,
+        version,
+        params=params,
+        env=env,
+        plugins=plugins,
+        precompile=precompile,
+        base_image=base_image,
+    )
+
+
+def image_tag(
+    version,
+    base_image,
+    discourse_docker_ref,
+    templates,
+    params=None,
+    plugins=None,
+    env=None,
+    precompile="build",
+):
+    inputs = _guard(
+        image.tag_inputs, base_image, discourse_docker_ref, templates, params, plugins, env, precompile
+    )
+    return _guard(image.image_tag, version, inputs)
+
+
+def image_build_commands(
+    builder,
+    context,
+    output,
+    references,
+    labels=None,
+    build_flags=None,
+    global_flags=None,
+    push=False,
+    executable=None,
+):
+    return _guard(
+        image.build_commands,
+        builder,
+        context,
+        output,
+        list(references or []),
+        dict(labels or {}),
+        build_flags=tuple(build_flags or ()),
+        global_flags=tuple(global_flags or ()),
+        push=bool(push),
+        executable=executable or None,
+    )
+
+
+def image_runtime_env(launcher_env, precompile="build", extra_secrets=None):
+    return image.runtime_env(launcher_env or {}, precompile, _secret_test(extra_secrets))
+
+
+def image_migrations(files, core_root, plugin_roots=None):
+    paths = [f["path"] if isinstance(f, dict) else f for f in files or []]
+    return image.classify_migrations(paths, core_root, list(plugin_roots or []))
+
+
+def image_manifest(data):
+    return _guard(
+        image.build_manifest,
+        data["discourse_version"],
+        data["discourse_commit"],
+        data["base_image"],
+        data.get("base_digest", ""),
+        data["discourse_docker_commit"],
+        data["templates"],
+        data.get("plugins", []),
+        data["config_hash"],
+        data["reference"],
+        data.get("digest", ""),
+        data["migrations"],
+        data.get("runtime_env", {}),
+        data.get("plugin_commits", []),
+    )
+
+
+def image_plugins(plugins):
+    return _guard(image.normalize_plugins, plugins or [])
+
+
+def image_labels(manifest):
+    return _guard(image.manifest_labels, manifest)
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "image_problems": image_problems,
+            "image_container_config": image_container_config,
+            "image_tag": image_tag,
+            "image_build_commands": image_build_commands,
+            "image_runtime_env": image_runtime_env,
+            "image_migrations": image_migrations,
+            "image_manifest": image_manifest,
+            "image_labels": image_labels,
+            "image_plugins": image_plugins,
+        }
