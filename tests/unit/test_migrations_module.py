@@ -3,11 +3,18 @@
 import json
 
 import pytest
+from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.forumops.discourse.plugins.modules import migration_check
 
 MANIFEST = {"migrations": {"pre": ["20250101000000", "20250102000000"], "post": ["20250103000000"]}}
+
+
+@pytest.fixture(autouse=True)
+def fresh_warnings(monkeypatch):
+    """Ansible keeps module warnings in a process-wide dict; other tests' runs must not leak into ours."""
+    monkeypatch.setattr(ansible_warnings, "_global_warnings", {})
 
 
 def run_module(args, capsys, check_mode=False):
@@ -20,7 +27,7 @@ def run_module(args, capsys, check_mode=False):
 
 def test_applied_versions_against_a_manifest(capsys):
     result = run_module({"applied_versions": ["20250101000000"], "manifest": MANIFEST}, capsys)
-    assert {key: value for key, value in result.items() if key != "invocation"} == {
+    assert {key: value for key, value in result.items() if key not in ("invocation", "warnings")} == {
         "changed": False,
         "pending_pre": ["20250102000000"],
         "pending_post": ["20250103000000"],
@@ -119,8 +126,9 @@ def test_source_dir_warnings_are_returned_and_shown(tmp_path, capsys):
         "db/migrate/helper.rb: ignored, not a migration file name (<14-digit version>_<snake_case_name>.rb)"
     )
     assert result["migration_warnings"] == [warning]
-    # ansible-core 2.19 returns warnings as events; the text is the message.
-    assert [event["event"]["msg"] for event in result["warnings"]] == [warning]
+    # That each one is also an Ansible warning is checked through ansible-playbook in
+    # tests/integration/test_migration_check.py: in this process, once a controller plugin has been
+    # imported, ansible-core sends module warnings to its display instead of the result.
     assert result["summary"] == (
         "up to date; database at 20250101000000, image at 20250101000000; rollback to the previous image safe"
     )
