@@ -1,0 +1,230 @@
+"""playbooks/check_upstream.yml against a local HTTP server that serves recorded GitHub API answers."""
+
+from __future__ import annotations
+
+import copy
+import http.server
+import json
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.forumops.discourse.plugins.module_utils import upstream
+
+FIXTURES = Path(__file__).parent / "fixtures" / "github_api"
+RESET = 1893456000  # 2030-01-01T00:00:00Z
+
+
+def sha(char):
+    return char * 40
+
+
+class RecordedGitHub(http.server.BaseHTTPRequestHandler):
+    routes = json.loads((FIXTURES / "routes.json").read_text())
+    mode = "normal"
+    seen: list[str] = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        type(self).seen.append(self.path)
+        if type(self).mode == "rate_limited":
+            return self.answer(
+                403,
+                (FIXTURES / "rate_limited.json").read_bytes(),
+                {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(RESET)},
+            )
+        route = self.routes.get(self.path)
+        if route is None:
+            return self.answer(404, b'{"message": "Not Found"}', {})
+        headers = {"X-RateLimit-Remaining": "4990", "X-RateLimit-Reset": str(RESET)}
+        if "link_next" in route:
+            base = f"http://{self.headers['Host']}"
+            headers["Link"] = (
+                f'<{base}{route["link_next"]}>; rel="next", <{base}{route["link_next"]}>; rel="last"'
+            )
+        self.answer(200, (FIXTURES / route["file"]).read_bytes(), headers)
+
+    def answer(self, status, body, headers):
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture(scope="module")
+def github_api():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RecordedGitHub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def normal_mode():
+    RecordedGitHub.mode = "normal"
+    RecordedGitHub.seen = []
+    yield
+    RecordedGitHub.mode = "normal"
+
+
+OLD_LOCK = {
+    "discourse": {"channel": "release", "version": "v3.5.0", "commit": sha("a")},
+    "discourse_docker": {"branch": "main", "commit": sha("0")},
+    "base_image": {
+        "repository": "discourse/base",
+        "tag": "2.0.20250722-0020",
+        "digest": "sha256:" + "1" * 64,
+    },
+    "templates": ["web", "web.ratelimited", "offline-page"],
+    "params": {"upload_size": "20m"},
+    "env": {},
+    "plugins": [
+        {
+            "name": "discourse-solved",
+            "url": "https://github.com/discourse/discourse-solved.git",
+            "branch": "main",
+            "ref": sha("6"),
+        },
+        {"name": "discourse-custom", "url": "git@github.com:acme/discourse-custom.git", "ref": sha("6")},
+        {"name": "internal", "url": "https://git.example.test/forum/internal.git", "ref": sha("6")},
+    ],
+    "image": {"repository": "ghcr.io/acme/discourse", "precompile": "build"},
+}
+
+
+def newest(lock, version="v2026.2.1", commit="2" * 40):
+    """The lock as upstream has it, derived from the recorded answers: the release channel's newest final
+    tag is v2026.2.1 (2222…), discourse_docker main is dddd…, whose launcher pins 2.0.20251103-0012;
+    solved's main is 7777…, custom's default branch trunk is 8888…; the non-GitHub plugin is left."""
+    new = copy.deepcopy(lock)
+    new["discourse"].update(version=version, commit=commit)
+    new["discourse_docker"]["commit"] = sha("d")
+    new["base_image"].update(tag="2.0.20251103-0012", digest="")
+    new["plugins"][0]["ref"] = sha("7")
+    new["plugins"][1]["ref"] = sha("8")
+    return new
+
+
+def lock_text(lock):
+    return upstream.dump_lock(lock)
+
+
+def check(ansible, path, api, *extra):
+    return ansible(
+        "ansible-playbook",
+        "playbooks/check_upstream.yml",
+        "-e",
+        f"discourse_image_lock_file={path}",
+        "-e",
+        f"discourse_upstream_api_url={api}",
+        *extra,
+    )
+
+
+def recap(result):
+    line = [x for x in result.stdout.splitlines() if x.startswith("localhost")][-1]
+    return dict(part.split("=") for part in line.split(":", 1)[1].split())
+
+
+def test_newer_release_found_and_lock_rewritten(ansible, github_api, tmp_path):
+    path = tmp_path / "default.yml"
+    path.write_text(lock_text(OLD_LOCK))
+    result = check(ansible, path, github_api, "-e", "discourse_upstream_write=true", "--diff")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert recap(result)["changed"] == "1"
+    expected = newest(OLD_LOCK)
+    assert path.read_text() == lock_text(expected)
+    assert yaml.safe_load(path.read_text()) == expected
+    assert "discourse.version: v3.5.0 -> v2026.2.1;" in result.stdout
+    assert "https://git.example.test/forum/internal.git: not on GitHub" in result.stderr + result.stdout
+    # the diff shows the change
+    assert "-  version: v3.5.0" in result.stdout and "+  version: v2026.2.1" in result.stdout
+    # both pages of tags were read
+    assert "/repos/discourse/discourse/tags?per_page=100&page=2" in RecordedGitHub.seen
+
+
+def test_report_only_and_check_mode_do_not_write(ansible, github_api, tmp_path):
+    path = tmp_path / "default.yml"
+    path.write_text(lock_text(OLD_LOCK))
+    report = check(ansible, path, github_api)
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert recap(report)["changed"] == "0"
+    dry = check(ansible, path, github_api, "-e", "discourse_upstream_write=true", "--check")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert recap(dry)["changed"] == "1"
+    assert path.read_text() == lock_text(OLD_LOCK)
+
+
+def test_nothing_changes_when_up_to_date(ansible, github_api, tmp_path):
+    path = tmp_path / "default.yml"
+    current = lock_text(newest(OLD_LOCK))
+    path.write_text(current)
+    result = check(ansible, path, github_api, "-e", "discourse_upstream_write=true")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert recap(result)["changed"] == "0"
+    assert "up to date; channel release" in result.stdout
+    assert path.read_text() == current
+
+
+@pytest.mark.parametrize(
+    ("channel", "version", "commit"),
+    [("latest", "v2026.3.0-latest", sha("3")), ("esr", "v2026.1.2", sha("e"))],
+)
+def test_channels(ansible, github_api, tmp_path, channel, version, commit):
+    path = tmp_path / "default.yml"
+    path.write_text(lock_text(OLD_LOCK))
+    result = check(
+        ansible,
+        path,
+        github_api,
+        "-e",
+        "discourse_upstream_write=true",
+        "-e",
+        f"discourse_upstream_channel={channel}",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert yaml.safe_load(path.read_text()) == newest(OLD_LOCK, version, commit)
+
+
+def test_rate_limit_fails_with_the_reset_time(ansible, github_api, tmp_path):
+    RecordedGitHub.mode = "rate_limited"
+    path = tmp_path / "default.yml"
+    path.write_text(lock_text(OLD_LOCK))
+    result = check(ansible, path, github_api, "-e", "discourse_upstream_write=true")
+    assert result.returncode == 2
+    url = f"{github_api}/repos/discourse/discourse/tags?per_page=100"
+    assert (
+        f"[ERROR]: Task failed: Module failed: GitHub API rate limit reached at {url} "
+        "(HTTP 403: API rate limit exceeded for 127.0.0.1. (But here's the good news: Authenticated "
+        "requests get a higher rate limit. Check out the documentation for more details.)); it resets at "
+        "2030-01-01T00:00:00Z; set a token (GITHUB_TOKEN) for a higher limit\n"
+        in result.stdout
+        + result.stderr
+    )
+    assert RecordedGitHub.seen == ["/repos/discourse/discourse/tags?per_page=100"]
+    assert path.read_text() == lock_text(OLD_LOCK)
+
+
+def test_unreachable_api_fails_naming_the_url(ansible, tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    path = tmp_path / "default.yml"
+    path.write_text(lock_text(OLD_LOCK))
+    result = check(ansible, path, f"http://127.0.0.1:{port}")
+    assert result.returncode == 2
+    assert (
+        f"cannot reach the GitHub API at http://127.0.0.1:{port}/repos/discourse/discourse/tags?per_page=100"
+        in result.stdout
+    )
+    assert "Connection refused" in result.stdout
