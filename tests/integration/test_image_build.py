@@ -443,3 +443,40 @@ def test_manifest_records_pins_commits_migrations_and_runtime_env(rendered, sour
     }
     assert pre == ["20240101000000", "20240102000000", "20240105000000", "20240107000000"]
     assert post == ["20240103000000", "20240104000000", "20240106000000", "20240108000000"]
+
+
+@pytest.mark.parametrize(
+    ("change", "extra", "message"),
+    [
+        (
+            {"templates": ["web", "web.ratelimited", "offline-page", "web.ssl"]},
+            [],
+            "discourse_image_templates: web.ssl is excluded for Kubernetes (TLS is terminated by the "
+            "ingress)",
+        ),
+        (
+            {"plugins": [{"url": "https://github.com/discourse/discourse-solved.git", "ref": "main"}]},
+            [],
+            "discourse_image_plugins[0].ref: 'main' is not pinned",
+        ),
+        (
+            {"plugins": [{"url": "https://github.com/discourse/discourse-solved.git"}]},
+            [],
+            "missing required arguments: ref",
+        ),
+        ({}, ["-e", "discourse_image_builder=kaniko"], "discourse_image_builder"),
+        (
+            {"env": {"DISCOURSE_DB_PASSWORD": "x"}},
+            [],
+            "discourse_image_env: DISCOURSE_DB_PASSWORD is a secret",
+        ),
+    ],
+)
+def test_bad_input_fails_before_anything_runs(sources, ansible, tmp_path, change, extra, message):
+    result = build(
+        ansible, tmp_path, lock_for(sources, **change), "-e", "discourse_image_build=false", *extra
+    )
+    assert result.returncode == 2
+    assert message in " ".join((result.stdout + result.stderr).split())
+    assert not (tmp_path / "cache").exists()
+    assert not (tmp_path / "out").exists()
