@@ -1,0 +1,467 @@
+#!/usr/bin/python
+# Copyright: (c) 2025, forumops.discourse contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: logical_restore
+short_description: Verify a Discourse SQL-only backup in S3 and stream it into a PostgreSQL database
+version_added: "0.1.0"
+description:
+  - Restores a backup written by M(forumops.discourse.logical_backup) (or Discourse's own SQL-only
+    backup with a C(sha256) metadata entry) into a database, streaming it from S3 through gunzip into
+    C(psql --single-transaction --variable=ON_ERROR_STOP=1). Nothing is written to disk.
+  - Refuses, before anything is loaded, a backup whose schema version (the C(-v<version>) of its file
+    name) is newer than the target's (O(target_version), or the newest migration of the image's build
+    manifest O(manifest)), exactly as Discourse's own restore does.
+  - Refuses, before anything is loaded, a backup whose bytes do not match the sha256 recorded with the
+    object. The object is read twice - once to verify the checksum, once to load it - and the second
+    read is hashed too; if the object changed in between, psql is stopped before its transaction
+    commits, so the target is left as it was.
+  - Applies Discourse's restore filter to the dump (drops C(CREATE SCHEMA), C(COMMENT ON SCHEMA),
+    C(DROP SCHEMA) and C(SET default_table_access_method) statements of the schema section).
+  - With O(verify_only=true), only verifies (checksum and version) and loads nothing.
+author:
+  - forumops engineering (@forumops)
+requirements:
+  - boto3
+  - psycopg2
+  - psql of the server's major version or newer
+options:
+  key:
+    description: Object key of the backup. Exactly one of O(key) and O(latest) is required.
+    type: str
+  latest:
+    description: Restore the newest backup of O(site) in the bucket's folder.
+    type: bool
+    default: false
+  site:
+    description: The site whose newest backup O(latest) picks.
+    type: str
+  db:
+    description:
+      - The target database. It must exist, have the extensions Discourse needs, and (with
+        O(require_empty=true)) have no table in schema public. Connect as the role that should own
+        the restored objects (the dump carries no owners).
+    type: dict
+    required: true
+    suboptions:
+      host:
+        description: Host name or address of the PostgreSQL server.
+        type: str
+        required: true
+      port:
+        description: TCP port.
+        type: int
+        default: 5432
+      database:
+        description: The target database.
+        type: str
+        required: true
+      user:
+        description: Role to restore as.
+        type: str
+        required: true
+      password:
+        description: Its password; passed to psql through the environment, never on a command line.
+        type: str
+      sslmode:
+        description: libpq C(sslmode).
+        type: str
+        choices: [disable, allow, prefer, require, verify-ca, verify-full]
+        default: prefer
+  s3:
+    description: The backups bucket; the same suboptions as M(forumops.discourse.logical_backup).
+    type: dict
+    required: true
+    suboptions:
+      bucket:
+        description: Bucket name.
+        type: str
+        required: true
+      folder:
+        description: Folder inside the bucket (used by O(latest)).
+        type: str
+        default: default
+      endpoint_url:
+        description: S3 endpoint URL for S3-compatible services; empty for AWS.
+        type: str
+      region:
+        description: Region of the bucket.
+        type: str
+      access_key_id:
+        description: Access key id.
+        type: str
+      secret_access_key:
+        description: Secret access key.
+        type: str
+      path_style:
+        description: Address the bucket path-style.
+        type: bool
+        default: false
+  target_version:
+    description:
+      - The newest schema version the target's code knows (14 digits). Exactly one of
+        O(target_version) and O(manifest) is required.
+    type: str
+  manifest:
+    description:
+      - The target image's build manifest (path of its JSON file, or the manifest as a dictionary);
+        its newest pre- or post-deploy migration is the target version.
+    type: raw
+  verify_only:
+    description: Verify the checksum and the version, and load nothing.
+    type: bool
+    default: false
+  require_empty:
+    description: Refuse a target database that has tables in schema public.
+    type: bool
+    default: true
+  allow_unverified:
+    description:
+      - Restore an object that has no C(sha256) metadata (for example a backup Discourse made itself).
+    type: bool
+    default: false
+  pg_bin_dir:
+    description: Directory holding C(psql); empty to find it on C(PATH).
+    type: path
+attributes:
+  check_mode:
+    support: full
+    description: In check mode the module verifies the backup (version and checksum) and loads nothing.
+  diff_mode:
+    support: none
+    description: Nothing to diff.
+"""
+
+EXAMPLES = r"""
+- name: Restore the newest backup of the site into a fresh database
+  forumops.discourse.logical_restore:
+    latest: true
+    site: "{{ discourse_site_name }}"
+    manifest: "{{ discourse_backup_build_manifest }}"
+    db:
+      host: 127.0.0.1
+      database: discourse_drill
+      user: discourse
+      password: "{{ __discourse_backup_db_password }}"
+    s3:
+      bucket: "{{ discourse_storage_connection.backups_bucket }}"
+      endpoint_url: "{{ discourse_storage_connection.endpoint }}"
+  register: __discourse_backup_restored
+"""
+
+RETURN = r"""
+key:
+  description: The object key restored (or verified).
+  returned: always
+  type: str
+filename:
+  description: Its file name.
+  returned: always
+  type: str
+schema_version:
+  description: The backup's schema version, from its file name.
+  returned: always
+  type: str
+target_version:
+  description: The target's schema version the backup was checked against.
+  returned: always
+  type: str
+version_check:
+  description: One line about the version comparison.
+  returned: always
+  type: str
+sha256:
+  description: The verified sha256 of the object.
+  returned: always
+  type: str
+verified:
+  description: Whether the checksum was verified (false only with O(allow_unverified) and no metadata).
+  returned: always
+  type: bool
+restored:
+  description: Whether the dump was loaded and committed.
+  returned: always
+  type: bool
+restored_version:
+  description: The highest row of schema_migrations in the target after the restore.
+  returned: when restored
+  type: str
+tables:
+  description: Number of tables in schema public of the target after the restore.
+  returned: when restored
+  type: int
+dropped_statements:
+  description: The statements Discourse's restore filter removed from the dump.
+  returned: when restored
+  type: list
+  elements: str
+"""
+
+import contextlib  # noqa: E402
+import hashlib  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import threading  # noqa: E402
+import zlib  # noqa: E402
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+
+from ansible_collections.forumops.discourse.plugins.module_utils import backup, migrations  # noqa: E402
+
+try:
+    import boto3
+    from botocore.config import Config as BotocoreConfig
+
+    BOTO3_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - reported with missing_required_lib
+    boto3 = None
+    BOTO3_IMPORT_ERROR = exc
+
+try:
+    import psycopg2
+
+    PSYCOPG2_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - reported with missing_required_lib
+    psycopg2 = None
+    PSYCOPG2_IMPORT_ERROR = exc
+
+PG_ERRORS = (psycopg2.Error,) if psycopg2 is not None else ()
+CONNECT_TIMEOUT = 10
+READ_SIZE = 1 << 20
+S3_OPTIONS = dict(
+    bucket=dict(type="str", required=True),
+    folder=dict(type="str", default=backup.DEFAULT_S3_FOLDER),
+    endpoint_url=dict(type="str"),
+    region=dict(type="str"),
+    access_key_id=dict(type="str", no_log=True),
+    secret_access_key=dict(type="str", no_log=True),
+    path_style=dict(type="bool", default=False),
+)
+DB_OPTIONS = dict(
+    host=dict(type="str", required=True),
+    port=dict(type="int", default=5432),
+    database=dict(type="str", required=True),
+    user=dict(type="str", required=True),
+    password=dict(type="str", no_log=True),
+    sslmode=dict(
+        type="str",
+        default="prefer",
+        choices=["disable", "allow", "prefer", "require", "verify-ca", "verify-full"],
+    ),
+)
+
+
+def query_one(db, sql):
+    conn = psycopg2.connect(
+        host=db["host"],
+        port=db["port"],
+        dbname=db["database"],
+        user=db["user"],
+        password=db["password"],
+        sslmode=db["sslmode"],
+        connect_timeout=CONNECT_TIMEOUT,
+    )
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            row = cur.fetchone()
+            return row[0] if row else None
+    finally:
+        conn.close()
+
+
+def newest_key(client, s3, site):
+    prefix = backup.object_key(s3["folder"], "")
+    keys = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=s3["bucket"], Prefix=prefix):
+        keys.extend(item["Key"] for item in page.get("Contents", []))
+    found = backup.sort_backups([k for k in keys if backup.listed_by_discourse(k, s3["folder"])], site)
+    if not found:
+        raise backup.BackupError(f"no backup of site {site!r} in s3://{s3['bucket']}/{prefix}")
+    return found[0]["key"]
+
+
+def object_sha256(client, bucket, key):
+    """Hash the object's bytes by streaming it once."""
+    digest = hashlib.sha256()
+    body = client.get_object(Bucket=bucket, Key=key)["Body"]
+    for chunk in body.iter_chunks(READ_SIZE):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def stream_restore(client, bucket, key, command, env, expected_sha256=None):
+    """Stream the object through gunzip and Discourse's filter into psql (one transaction).
+
+    When expected_sha256 is given, the bytes are hashed while streaming and psql is killed before it
+    reaches the end of its input (so its single transaction never commits) on a mismatch or a
+    truncated gzip stream. Returns the filter's dropped statements.
+    """
+    process = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+    )
+    stderr_lines = []
+
+    def drain_stderr():
+        for line in process.stderr:
+            stderr_lines.append(line.decode("utf-8", "replace").rstrip())
+            del stderr_lines[:-20]
+
+    drainer = threading.Thread(target=drain_stderr, daemon=True)
+    drainer.start()
+    digest = hashlib.sha256()
+    decompressor = zlib.decompressobj(31)
+    sql_filter = backup.SqlHeaderFilter()
+    problem = None
+    try:
+        body = client.get_object(Bucket=bucket, Key=key)["Body"]
+        for chunk in body.iter_chunks(READ_SIZE):
+            digest.update(chunk)
+            process.stdin.write(sql_filter.feed(decompressor.decompress(chunk)))
+        if expected_sha256 is not None and digest.hexdigest() != expected_sha256:
+            problem = (
+                f"the object's bytes changed while it was restored (sha256 {digest.hexdigest()}, "
+                f"recorded {expected_sha256}); psql was stopped before committing"
+            )
+        elif not decompressor.eof:
+            problem = "the gzip stream is truncated; psql was stopped before committing"
+        else:
+            process.stdin.write(sql_filter.feed(decompressor.flush()) + sql_filter.flush())
+    except BrokenPipeError:
+        pass  # psql stopped at an error (ON_ERROR_STOP): reported below from its exit status
+    except zlib.error as exc:
+        problem = f"the object is not a valid gzip stream ({exc}); psql was stopped before committing"
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    if problem is not None:
+        process.kill()
+        process.wait()
+        raise backup.BackupError(problem)
+    with contextlib.suppress(BrokenPipeError):
+        process.stdin.close()
+    process.wait()
+    drainer.join()
+    if process.returncode != 0:
+        raise backup.BackupError(
+            f"psql exited with status {process.returncode}; the transaction was rolled back: "
+            + " | ".join(stderr_lines[-5:])
+        )
+    return sql_filter.dropped
+
+
+def target_version(params):
+    if params["target_version"]:
+        return backup.check_version(params["target_version"], "target_version")
+    try:
+        image = migrations.load_manifest(params["manifest"])
+    except migrations.MigrationError as exc:
+        raise backup.BackupError(f"manifest: {exc}") from exc
+    return backup.image_schema_version(image)
+
+
+def find_tool(bin_dir, name):
+    if bin_dir:
+        return os.path.join(bin_dir, name)
+    found = shutil.which(name)
+    if found is None:
+        raise backup.BackupError(f"{name} is not on PATH; install the PostgreSQL client or set pg_bin_dir")
+    return found
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            key=dict(type="str", no_log=False),
+            latest=dict(type="bool", default=False),
+            site=dict(type="str"),
+            db=dict(type="dict", required=True, options=DB_OPTIONS),
+            s3=dict(type="dict", required=True, options=S3_OPTIONS),
+            target_version=dict(type="str"),
+            manifest=dict(type="raw"),
+            verify_only=dict(type="bool", default=False),
+            require_empty=dict(type="bool", default=True),
+            allow_unverified=dict(type="bool", default=False),
+            pg_bin_dir=dict(type="path"),
+        ),
+        required_one_of=[("target_version", "manifest")],
+        mutually_exclusive=[("target_version", "manifest")],
+        required_if=[("latest", True, ["site"])],
+        supports_check_mode=True,
+    )
+    if boto3 is None:
+        module.fail_json(msg=missing_required_lib("boto3"), exception=str(BOTO3_IMPORT_ERROR))
+    if psycopg2 is None:
+        module.fail_json(msg=missing_required_lib("psycopg2"), exception=str(PSYCOPG2_IMPORT_ERROR))
+    params = module.params
+    if bool(params["key"]) == bool(params["latest"]):
+        module.fail_json(msg="key, latest: give exactly one - the object key, or latest=true with site")
+    s3, db = params["s3"], params["db"]
+    client = backup.s3_client(boto3, BotocoreConfig, s3)
+    result = dict(changed=False, restored=False, verified=False)
+    try:
+        key = params["key"] or newest_key(client, s3, params["site"])
+        info = backup.parse_filename(key)
+        result.update(key=key, filename=info["filename"], schema_version=info["version"])
+        if not info["sql_only"]:
+            raise backup.BackupError(f"{info['filename']}: only SQL-only backups (.sql.gz) can be streamed")
+
+        # 1. The version: refuse a backup newer than the target's code, before reading it.
+        result["target_version"] = target_version(params)
+        result["version_check"] = backup.check_restorable(info["version"], result["target_version"])
+
+        # 2. The target: it must be reachable and (by default) empty.
+        if not params["verify_only"] and params["require_empty"]:
+            tables = query_one(db, backup.PUBLIC_TABLES_SQL)
+            if tables:
+                raise backup.BackupError(
+                    f"database {db['database']} already has {tables} tables in schema public; restore "
+                    "into a new, empty database (or set require_empty=false to load on top of them)"
+                )
+
+        # 3. The checksum: stream the object once and compare, before anything is loaded.
+        head = client.head_object(Bucket=s3["bucket"], Key=key)
+        recorded = head.get("Metadata", {}).get(backup.SHA256_METADATA_KEY)
+        if recorded is None and not params["allow_unverified"]:
+            raise backup.BackupError(
+                f"{key} has no sha256 metadata: refusing to restore an unverifiable backup "
+                "(set allow_unverified=true for backups Discourse made itself)"
+            )
+        if recorded is not None:
+            actual = object_sha256(client, s3["bucket"], key)
+            if actual != recorded:
+                raise backup.BackupError(
+                    f"{key}: sha256 mismatch (object {actual}, recorded {recorded}); the backup is "
+                    "corrupt or was altered - refused, nothing was loaded"
+                )
+            result.update(sha256=actual, verified=True)
+        if params["verify_only"]:
+            module.exit_json(**result)
+        result["changed"] = True
+        if module.check_mode:
+            module.exit_json(**result)
+
+        # 4. The load: one transaction; the stream is hashed again and must still match.
+        command = backup.psql_restore_command(
+            find_tool(params["pg_bin_dir"], "psql"), db["host"], db["port"], db["user"], db["database"]
+        )
+        env = backup.libpq_env(db["password"], db["sslmode"], base=os.environ)
+        result["dropped_statements"] = stream_restore(client, s3["bucket"], key, command, env, recorded)
+        result["restored"] = True
+        result["restored_version"] = query_one(db, backup.SCHEMA_VERSION_SQL)
+        result["tables"] = query_one(db, backup.PUBLIC_TABLES_SQL)
+        module.exit_json(**result)
+    except backup.BackupError as exc:
+        module.fail_json(msg=str(exc), **result)
+    except PG_ERRORS as exc:
+        module.fail_json(msg=f"database {db['database']}: {exc}".strip(), **result)
+    except Exception as exc:  # boto3/botocore errors: report them without a traceback
+        module.fail_json(msg=f"{type(exc).__name__}: {exc}", **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,353 @@
+"""The `logical` backup method end to end: real PostgreSQL 18, a real S3 server (moto), ansible-playbook.
+
+A database with a Discourse-like schema (schema_migrations, users, topics, posts with hstore and
+trigram indexes) and a few thousand rows is backed up with forumops.discourse.logical_backup and
+restored with forumops.discourse.logical_restore into a fresh database; every table's content, the
+sequences and the indexes must be identical. A corrupted object and a backup newer than the
+target's schema are refused before anything is loaded.
+"""
+
+import gzip
+import hashlib
+import json
+import re
+
+import pytest
+
+from tests.fixtures.ansible import ansible_env
+
+pytestmark = [pytest.mark.postgres, pytest.mark.s3]
+
+PLAYBOOK = "tests/integration/playbooks/backup_logical.yml"
+SITE = "Forum.Example.com"
+BUCKET = "forum-backups"
+VERSIONS = ["20240101000000", "20250115093000", "20250301120000"]
+NEWEST = VERSIONS[-1]
+# Discourse's own rules: MetaDataHandler reads -v(\d{14}); S3BackupStore lists [^/]*\.t?gz.
+DISCOURSE_NAME_RE = re.compile(r"\Aforum-example-com-\d{4}-\d{2}-\d{2}-\d{6}-v(\d{14})\.sql\.gz\Z")
+
+SCHEMA = """
+CREATE EXTENSION IF NOT EXISTS hstore;
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE TABLE schema_migrations (version character varying NOT NULL PRIMARY KEY);
+CREATE TABLE users (
+  id serial PRIMARY KEY, username varchar(60) NOT NULL, email text NOT NULL,
+  created_at timestamp NOT NULL, custom_fields hstore);
+CREATE UNIQUE INDEX index_users_on_username ON users (lower(username));
+CREATE TABLE topics (
+  id serial PRIMARY KEY, title varchar NOT NULL, user_id integer REFERENCES users(id),
+  created_at timestamp NOT NULL, views integer DEFAULT 0);
+CREATE TABLE posts (
+  id bigserial PRIMARY KEY, topic_id integer NOT NULL REFERENCES topics(id),
+  user_id integer REFERENCES users(id), post_number integer NOT NULL, raw text NOT NULL,
+  cooked text, meta hstore, created_at timestamp NOT NULL);
+CREATE INDEX index_posts_on_raw_trgm ON posts USING gin (raw gin_trgm_ops);
+CREATE INDEX index_posts_on_meta ON posts USING gist (meta);
+CREATE INDEX index_topics_on_title_trgm ON topics USING gist (title gist_trgm_ops);
+"""
+SEED = """
+INSERT INTO users (username, email, created_at, custom_fields)
+  SELECT 'user' || i, 'user' || i || '@example.com', timestamp '2024-01-01' + i * interval '1 hour',
+         hstore(ARRAY['locale', 'n'], ARRAY[CASE WHEN i % 2 = 0 THEN 'en' ELSE 'de' END, i::text])
+  FROM generate_series(1, 500) AS i;
+INSERT INTO topics (title, user_id, created_at, views)
+  SELECT 'Topic number ' || i || ' about ' || md5(i::text), 1 + i % 500,
+         timestamp '2024-02-01' + i * interval '1 minute', i * 7 % 1000
+  FROM generate_series(1, 1000) AS i;
+INSERT INTO posts (topic_id, user_id, post_number, raw, cooked, meta, created_at)
+  SELECT 1 + i % 1000, 1 + i % 500, i / 1000 + 1,
+         'Post ' || i || E' with tab\\tand newline\\n and quote '' and backslash \\\\ '
+           || repeat(md5(i::text), 3),
+         '<p>' || i || '</p>', hstore('likes', (i % 13)::text),
+         timestamp '2024-03-01' + i * interval '1 second'
+  FROM generate_series(1, 4000) AS i;
+"""
+TABLES = ["schema_migrations", "users", "topics", "posts"]
+
+
+def seed(server, dbname):
+    server.query(SCHEMA, dbname)
+    for version in VERSIONS:
+        server.query("INSERT INTO schema_migrations (version) VALUES (%s)", dbname, (version,))
+    server.query(SEED, dbname)
+
+
+def fingerprint(server, dbname):
+    """Per table: row count and md5 of all rows in a fixed order; sequences; index definitions."""
+    result = {}
+    for table in TABLES:
+        count, digest = server.query(
+            "SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), ''))"
+            f" FROM {table} t",
+            dbname,
+        )[0]
+        result[table] = (count, digest)
+    result["sequences"] = server.query(
+        "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = 'public' ORDER BY 1", dbname
+    )
+    result["indexes"] = server.query(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1", dbname
+    )
+    return result
+
+
+def fresh_database(server, name):
+    server.query(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    server.query(f'CREATE DATABASE "{name}"')
+    # What the database role puts into template1 for every database Discourse (or a restore) creates.
+    server.query("CREATE EXTENSION hstore; CREATE EXTENSION pg_trgm;", name)
+    return name
+
+
+def db_args(server, dbname):
+    return {
+        "host": server.host,
+        "port": server.port,
+        "database": dbname,
+        "user": server.user,
+        "password": server.password,
+        "sslmode": "disable",
+    }
+
+
+def s3_args(s3):
+    return {
+        "bucket": BUCKET,
+        "endpoint_url": s3.endpoint,
+        "region": s3.region,
+        "access_key_id": s3.access_key_id,
+        "secret_access_key": s3.secret_access_key,
+        "path_style": True,
+    }
+
+
+def run(ansible, tmp_path, module, **variables):
+    """Run the playbook's task for module; return (task result, process)."""
+    args = {"backup_module": module, **{f"backup_{key}": value for key, value in variables.items()}}
+    args_file = tmp_path / f"{module}.json"
+    args_file.write_text(json.dumps(args))
+    proc = ansible(
+        "ansible-playbook",
+        PLAYBOOK,
+        "-e",
+        f"@{args_file}",
+        env=ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json"),
+    )
+    output = json.loads(proc.stdout)
+    index = 0 if module == "logical_backup" else 1
+    return output["plays"][0]["tasks"][index]["hosts"]["localhost"], proc
+
+
+@pytest.fixture
+def bucket(s3_server):
+    s3_server.client().create_bucket(Bucket=BUCKET)
+    return s3_server
+
+
+@pytest.fixture
+def source_db(postgres_server, postgres_db):
+    seed(postgres_server, postgres_db)
+    return postgres_db
+
+
+@pytest.fixture
+def target_db(postgres_server, postgres_db):
+    name = fresh_database(postgres_server, postgres_db[:50] + "_target")
+    yield name
+    postgres_server.query(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def backup(ansible, tmp_path, server, s3, dbname):
+    result, proc = run(
+        ansible,
+        tmp_path,
+        "logical_backup",
+        site=SITE,
+        db=db_args(server, dbname),
+        s3=s3_args(s3),
+        pg_bin_dir=str(server.bin_dir),
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    return result
+
+
+def test_backup_restores_into_a_fresh_database_with_identical_content(
+    ansible, tmp_path, postgres_server, bucket, source_db, target_db
+):
+    made = backup(ansible, tmp_path, postgres_server, bucket, source_db)
+    assert made["changed"] is True
+    assert made["schema_version"] == NEWEST
+    assert made["key"] == "default/" + made["filename"]
+    assert DISCOURSE_NAME_RE.match(made["filename"]).group(1) == NEWEST
+
+    # The stored object: its recorded sha256 is the sha256 of its bytes, and it is a gzip of
+    # plain SQL for schema public only, with no owners and no privileges.
+    client = bucket.client()
+    obj = client.get_object(Bucket=BUCKET, Key=made["key"])
+    data = obj["Body"].read()
+    assert obj["Metadata"] == {"sha256": hashlib.sha256(data).hexdigest()}
+    assert made["sha256"] == hashlib.sha256(data).hexdigest()
+    assert made["size"] == len(data)
+    assert data[:2] == b"\x1f\x8b"
+    sql = gzip.decompress(data).decode()
+    assert made["sql_bytes"] == len(sql.encode())
+    assert sql.startswith("--\n-- PostgreSQL database dump\n")
+    assert " OWNER TO " not in sql
+    assert not re.search(r"^(GRANT|REVOKE) ", sql, re.M)
+    created = re.findall(r"^CREATE TABLE (\S+) \(", sql, re.M)
+    assert sorted(created) == sorted(f"public.{table}" for table in TABLES)
+    assert re.findall(r"^CREATE SCHEMA (\S+);", sql, re.M) == ["public"]
+    assert "CREATE EXTENSION" not in sql  # extensions belong to the server set-up, as in Discourse
+    assert sql.count("\nCOPY public.") == len(TABLES)
+
+    restored, proc = run(
+        ansible,
+        tmp_path,
+        "logical_restore",
+        key=made["key"],
+        db=db_args(postgres_server, target_db),
+        s3=s3_args(bucket),
+        target_version=NEWEST,
+        pg_bin_dir=str(postgres_server.bin_dir),
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert restored["changed"] is True
+    assert restored["verified"] is True
+    assert restored["restored"] is True
+    assert restored["sha256"] == made["sha256"]
+    assert restored["restored_version"] == NEWEST
+    assert restored["tables"] == len(TABLES)
+    assert restored["dropped_statements"] == [
+        "CREATE SCHEMA public;",
+        "COMMENT ON SCHEMA public IS 'standard public schema';",
+        "SET default_table_access_method = heap;",
+    ]
+    source = fingerprint(postgres_server, source_db)
+    assert source["users"][0] == 500
+    assert source["topics"][0] == 1000
+    assert source["posts"][0] == 4000
+    assert fingerprint(postgres_server, target_db) == source
+
+
+def test_corrupted_backup_is_refused_and_nothing_is_loaded(
+    ansible, tmp_path, postgres_server, bucket, source_db, target_db
+):
+    made = backup(ansible, tmp_path, postgres_server, bucket, source_db)
+    client = bucket.client()
+    original = client.get_object(Bucket=BUCKET, Key=made["key"])["Body"].read()
+    # A valid gzip of valid SQL that differs by one row, stored with the original's checksum.
+    altered = gzip.compress(gzip.decompress(original).replace(b"user17@example.com", b"evil17@example.com"))
+    assert altered != original
+    client.put_object(Bucket=BUCKET, Key=made["key"], Body=altered, Metadata={"sha256": made["sha256"]})
+
+    refused, proc = run(
+        ansible,
+        tmp_path,
+        "logical_restore",
+        key=made["key"],
+        db=db_args(postgres_server, target_db),
+        s3=s3_args(bucket),
+        target_version=NEWEST,
+        pg_bin_dir=str(postgres_server.bin_dir),
+    )
+    assert proc.returncode != 0
+    assert refused["failed"] is True
+    assert refused["msg"] == (
+        f"{made['key']}: sha256 mismatch (object {hashlib.sha256(altered).hexdigest()}, recorded "
+        f"{made['sha256']}); the backup is corrupt or was altered - refused, nothing was loaded"
+    )
+    assert refused["restored"] is False
+    assert postgres_server.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", target_db) == [
+        (0,)
+    ]
+
+
+def test_backup_newer_than_the_target_schema_is_refused(
+    ansible, tmp_path, postgres_server, bucket, source_db, target_db
+):
+    made = backup(ansible, tmp_path, postgres_server, bucket, source_db)
+    older = VERSIONS[1]
+    # The target image's build manifest knows migrations up to VERSIONS[1] only.
+    manifest = {"migrations": {"pre": VERSIONS[:1], "post": [older]}}
+    refused, proc = run(
+        ansible,
+        tmp_path,
+        "logical_restore",
+        key=made["key"],
+        db=db_args(postgres_server, target_db),
+        s3=s3_args(bucket),
+        manifest=manifest,
+        pg_bin_dir=str(postgres_server.bin_dir),
+    )
+    assert proc.returncode != 0
+    assert refused["msg"] == (
+        f"the backup's schema version {NEWEST} is newer than the target's {older}: restoring it would "
+        "need migrations the target's image does not have. Upgrade the image first, or restore an "
+        "older backup."
+    )
+    assert refused["restored"] is False
+    assert postgres_server.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", target_db) == [
+        (0,)
+    ]
+
+
+def test_list_is_newest_first_and_latest_restores_the_newest(
+    ansible, tmp_path, postgres_server, bucket, source_db, target_db
+):
+    made = backup(ansible, tmp_path, postgres_server, bucket, source_db)
+    client = bucket.client()
+    # An older backup of the same site, a backup of another site and a file that is no backup.
+    older_key = "default/forum-example-com-2020-01-01-000000-v20240101000000.sql.gz"
+    client.copy_object(Bucket=BUCKET, Key=older_key, CopySource={"Bucket": BUCKET, "Key": made["key"]})
+    client.put_object(
+        Bucket=BUCKET, Key="default/other-site-2030-01-01-000000-v20250301120000.sql.gz", Body=b"x"
+    )
+    client.put_object(Bucket=BUCKET, Key="default/notes.txt", Body=b"x")
+
+    listed, proc = run(ansible, tmp_path, "logical_backup", state="list", site=SITE, s3=s3_args(bucket))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert listed["changed"] is False
+    assert [entry["key"] for entry in listed["backups"]] == [made["key"], older_key]
+    assert listed["backups"][1]["version"] == "20240101000000"
+    assert listed["backups"][1]["timestamp"] == "2020-01-01T00:00:00+00:00"
+
+    verified, proc = run(
+        ansible,
+        tmp_path,
+        "logical_restore",
+        latest=True,
+        site=SITE,
+        db=db_args(postgres_server, target_db),
+        s3=s3_args(bucket),
+        target_version=NEWEST,
+        verify_only=True,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert (verified["key"], verified["verified"], verified["restored"]) == (made["key"], True, False)
+    assert verified["changed"] is False
+
+
+def test_failed_pg_dump_leaves_no_object(ansible, tmp_path, postgres_server, bucket, source_db):
+    # A role that can read schema_migrations (so the version is known) but not the users table.
+    role, password = "backup_reader", "reader-password-0815"  # test-only role on a loopback server
+    postgres_server.query(f"DROP ROLE IF EXISTS {role}")
+    postgres_server.query(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+    try:
+        postgres_server.query(f"GRANT SELECT ON schema_migrations, topics, posts TO {role}", source_db)
+        db = dict(db_args(postgres_server, source_db), user=role, password=password)
+        failed, proc = run(
+            ansible,
+            tmp_path,
+            "logical_backup",
+            site=SITE,
+            db=db,
+            s3=s3_args(bucket),
+            pg_bin_dir=str(postgres_server.bin_dir),
+        )
+        assert proc.returncode != 0
+        assert failed["msg"].startswith("pg_dump exited with status 1: ")
+        assert "permission denied for table users" in failed["msg"]
+        assert bucket.client().list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+    finally:
+        postgres_server.query(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}", source_db)
+        postgres_server.query(f"DROP ROLE IF EXISTS {role}")

@@ -1,0 +1,206 @@
+"""plugins/module_utils/backup.py: Discourse's backup names, version rule, commands and streams."""
+
+import gzip
+import hashlib
+import io
+import shlex
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from ansible_collections.forumops.discourse.plugins.module_utils import backup
+from ansible_collections.forumops.discourse.plugins.module_utils.migrations import ImageMigrations
+
+UTC = timezone.utc  # noqa: UP017 - the module under test avoids datetime.UTC too
+
+
+def test_parameterize_follows_rails():
+    assert backup.parameterize("Forum.Example.com") == "forum-example-com"
+    assert backup.parameterize("  Ünïcode Forum -- Test!! ") == "unicode-forum-test"
+    with pytest.raises(backup.BackupError, match="no letters or digits"):
+        backup.parameterize("!!!")
+
+
+def test_build_filename_is_discourse_sql_only_name():
+    when = datetime(2025, 3, 1, 12, 0, 5, tzinfo=UTC)
+    name = backup.build_filename("forum.example.com", when, "20250301093000")
+    assert name == "forum-example-com-2025-03-01-120005-v20250301093000.sql.gz"
+    # A timestamp in another zone is written in UTC.
+    other = when.astimezone(timezone(timedelta(hours=2)))
+    assert backup.build_filename("forum.example.com", other, 20250301093000) == name
+    # Discourse's MetaDataHandler and S3 listing rules accept it.
+    assert backup.discourse_version(name) == "20250301093000"
+    assert backup.listed_by_discourse("default/" + name)
+    assert not backup.listed_by_discourse("other/" + name)
+    assert not backup.listed_by_discourse("default/sub/" + name)
+
+
+def test_build_filename_rejects_a_bad_version():
+    with pytest.raises(backup.BackupError, match="'2025' is not a 14-digit migration version"):
+        backup.build_filename("site", datetime(2025, 1, 1, tzinfo=UTC), "2025")
+
+
+def test_parse_filename_round_trips_and_rejects_other_names():
+    info = backup.parse_filename("default/forum-example-com-2025-03-01-120005-v20250301093000.sql.gz")
+    assert info == {
+        "filename": "forum-example-com-2025-03-01-120005-v20250301093000.sql.gz",
+        "prefix": "forum-example-com",
+        "timestamp": datetime(2025, 3, 1, 12, 0, 5, tzinfo=UTC),
+        "version": "20250301093000",
+        "sql_only": True,
+    }
+    assert backup.parse_filename("x-2025-03-01-120005-v20250301093000.tar.gz")["sql_only"] is False
+    for bad in (
+        "forum-2025-03-01-120005-v2025030109300.sql.gz",  # 13 digits
+        "forum-2025-03-01-120005.sql.gz",  # no version
+        "forum-2025-03-01-120005-v20250301093000.sql",  # not gzip
+        "Forum-2025-03-01-120005-v20250301093000.sql.gz",  # not parameterized
+    ):
+        with pytest.raises(backup.BackupError, match="is not a Discourse backup file name"):
+            backup.parse_filename(bad)
+    with pytest.raises(backup.BackupError, match="2025-13-01-120005 is not a date and time"):
+        backup.parse_filename("forum-2025-13-01-120005-v20250301093000.sql.gz")
+
+
+def test_sort_backups_is_newest_first_for_one_site():
+    keys = [
+        "default/forum-2025-01-01-000000-v20240101000000.sql.gz",
+        "default/forum-2025-03-01-000000-v20250101000000.sql.gz",
+        "default/other-2026-01-01-000000-v20250101000000.sql.gz",
+        "default/forum-2025-02-01-000000-v20250101000000.sql.gz",
+        "default/readme.txt",
+    ]
+    assert [b["key"] for b in backup.sort_backups(keys, "Forum")] == [keys[1], keys[3], keys[0]]
+    assert len(backup.sort_backups(keys)) == 4
+
+
+def test_check_restorable_refuses_newer_backups_only():
+    assert backup.check_restorable("20250101000000", "20250101000000") == (
+        "backup and target are both at schema version 20250101000000"
+    )
+    assert backup.check_restorable("20240101000000", "20250101000000").startswith(
+        "backup at schema version 20240101000000, target at 20250101000000"
+    )
+    with pytest.raises(backup.BackupError, match="20250101000001 is newer than the target's 20250101000000"):
+        backup.check_restorable("20250101000001", "20250101000000")
+
+
+def test_image_schema_version_is_the_newest_pre_or_post_migration():
+    image = ImageMigrations(["20250101000000", "20250301000000"], ["20250201000000"], [])
+    assert backup.image_schema_version(image) == "20250301000000"
+    with pytest.raises(backup.BackupError, match="lists no migrations"):
+        backup.image_schema_version(ImageMigrations([], [], []))
+
+
+def test_pg_dump_and_psql_commands_match_discourse_flags_without_passwords():
+    dump = backup.pg_dump_command("pg_dump", "db.ns.svc", 5432, "discourse", "discourse")
+    assert dump == [
+        "pg_dump",
+        "--schema=public",
+        "--no-owner",
+        "--no-privileges",
+        "--format=plain",
+        "--host=db.ns.svc",
+        "--port=5432",
+        "--username=discourse",
+        "--dbname=discourse",
+    ]
+    psql = backup.psql_restore_command("psql", "h", "5433", "u", "d")
+    assert psql == [
+        "psql",
+        "--no-psqlrc",
+        "--quiet",
+        "--single-transaction",
+        "--variable=ON_ERROR_STOP=1",
+        "--host=h",
+        "--port=5433",
+        "--username=u",
+        "--dbname=d",
+    ]
+    assert backup.libpq_env("s3cret", "require", base={"PATH": "/bin"}) == {
+        "PATH": "/bin",
+        "PGPASSWORD": "s3cret",
+        "PGSSLMODE": "require",
+    }
+
+
+def test_discourse_method_commands_as_data():
+    commands = backup.discourse_commands(
+        filename="default/forum-2025-03-01-120005-v20250301093000.tar.gz",
+        sql_only=False,
+        s3_uploads=True,
+        backup_name="forum-2025-03-01-120005",
+    )
+    assert commands == {
+        "backup": "discourse backup --s3-uploads forum-2025-03-01-120005",
+        "list": "discourse restore",
+        "enable_restore": "discourse enable_restore",
+        "restore": "discourse restore forum-2025-03-01-120005-v20250301093000.tar.gz",
+        "disable_restore": "discourse disable_restore",
+    }
+    assert backup.discourse_commands()["backup"] == "discourse backup --sql-only"
+    # k8s_exec splits its command with shlex: each is one argv.
+    assert shlex.split(commands["restore"]) == [
+        "discourse",
+        "restore",
+        "forum-2025-03-01-120005-v20250301093000.tar.gz",
+    ]
+    with pytest.raises(backup.BackupError, match="Discourse restores only files named"):
+        backup.discourse_commands(filename="dump.sql")
+    with pytest.raises(backup.BackupError, match="must be letters, digits"):
+        backup.discourse_commands(backup_name="x; rm -rf /")
+
+
+def test_gzip_hashing_reader_streams_one_gzip_member_and_hashes_what_it_hands_out():
+    raw = b"".join(b"row %d\n" % i for i in range(200_000))
+    calls = []
+    reader = backup.GzipHashingReader(io.BytesIO(raw), chunk_size=4096, on_eof=lambda: calls.append(1))
+    parts = []
+    while True:
+        part = reader.read(10_000)
+        if not part:
+            break
+        assert len(part) <= 10_000
+        parts.append(part)
+    data = b"".join(parts)
+    assert gzip.decompress(data) == raw
+    assert reader.hexdigest() == hashlib.sha256(data).hexdigest()
+    assert (reader.raw_bytes, reader.compressed_bytes, calls) == (len(raw), len(data), [1])
+
+
+def test_gzip_hashing_reader_propagates_a_failure_at_the_end_of_the_stream():
+    def fail():
+        raise backup.BackupError("pg_dump exited with status 1")
+
+    reader = backup.GzipHashingReader(io.BytesIO(b"partial"), on_eof=fail)
+    with pytest.raises(backup.BackupError, match="status 1"):
+        reader.read(1 << 20)
+
+
+def test_sql_header_filter_drops_schema_statements_only_before_the_first_copy():
+    dump = (
+        b"SET client_encoding = 'UTF8';\n"
+        b"CREATE SCHEMA public;\n"
+        b"COMMENT ON SCHEMA public IS 'standard public schema';\n"
+        b"SET default_table_access_method = heap;\n"
+        b"CREATE TABLE public.t (x text);\n"
+        b"COPY public.t (x) FROM stdin;\n"
+        b"CREATE SCHEMA looks like SQL but is data\n"
+        b"\\.\n"
+    )
+    for size in (1, 7, 64, len(dump)):
+        sql_filter = backup.SqlHeaderFilter()
+        out = b"".join(sql_filter.feed(dump[i : i + size]) for i in range(0, len(dump), size))
+        out += sql_filter.flush()
+        assert out == (
+            b"SET client_encoding = 'UTF8';\n"
+            b"CREATE TABLE public.t (x text);\n"
+            b"COPY public.t (x) FROM stdin;\n"
+            b"CREATE SCHEMA looks like SQL but is data\n"
+            b"\\.\n"
+        ), size
+        assert sql_filter.dropped == [
+            "CREATE SCHEMA public;",
+            "COMMENT ON SCHEMA public IS 'standard public schema';",
+            "SET default_table_access_method = heap;",
+        ]
