@@ -222,3 +222,22 @@ def test_external_mode_writes_the_secret_once_and_reads_it_back(
     )
     # No StatefulSet for an external server.
     assert kubectl_json("get", "statefulsets", "-n", ns)["items"] == []
+
+
+def test_an_api_failure_is_reported_although_the_apply_task_hides_its_output(
+    ansible, tmp_path, rehearsal_kubeconfig
+):
+    # The apply task is no_log (the Secret carries the password); its error is re-raised, redacted.
+    result, facts = run_role(
+        ansible,
+        tmp_path,
+        discourse_kubeconfig=str(rehearsal_kubeconfig),
+        discourse_namespace="valkey-namespace-that-does-not-exist",
+        discourse_site_name="forum",
+    )
+
+    output = " ".join(result.stdout.split())
+    assert result.returncode == 2
+    assert facts is None
+    assert "Applying the Valkey objects in namespace valkey-namespace-that-does-not-exist failed" in output
+    assert '\\\\"valkey-namespace-that-does-not-exist\\\\" not found' in output
