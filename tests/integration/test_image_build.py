@@ -416,12 +416,12 @@ def test_manifest_records_pins_commits_migrations_and_runtime_env(rendered, sour
     ).hexdigest()[:12]
     context = rendered["out"] / "context"
     pre = sorted(
-        [n.split("/")[-1][:14] for n, k in CORE_MIGRATIONS.items() if k == "pre"]
-        + [n.split("/")[-1][:14] for n, k in PLUGIN_MIGRATIONS.items() if k == "pre"]
+        [n.rsplit("/", maxsplit=1)[-1][:14] for n, k in CORE_MIGRATIONS.items() if k == "pre"]
+        + [n.rsplit("/", maxsplit=1)[-1][:14] for n, k in PLUGIN_MIGRATIONS.items() if k == "pre"]
     )
     post = sorted(
-        [n.split("/")[-1][:14] for n, k in CORE_MIGRATIONS.items() if k == "post"]
-        + [n.split("/")[-1][:14] for n, k in PLUGIN_MIGRATIONS.items() if k == "post"]
+        [n.rsplit("/", maxsplit=1)[-1][:14] for n, k in CORE_MIGRATIONS.items() if k == "post"]
+        + [n.rsplit("/", maxsplit=1)[-1][:14] for n, k in PLUGIN_MIGRATIONS.items() if k == "post"]
     )
     assert manifest == {
         "discourse": {"version": "v3.5.0", "commit": sources["discourse_commit"]},

@@ -14,7 +14,10 @@ import subprocess
 import pytest
 
 from ansible_collections.forumops.discourse.plugins.module_utils import image
-from tests.integration.test_image_build import build, lock_for, recap, sources  # noqa: F401 - fixture
+from tests.integration import test_image_build as shared
+from tests.integration.test_image_build import build, lock_for, recap
+
+sources = shared.sources  # the module-scoped git repositories, shared with test_image_build
 
 PUPS_STANDIN = """#!/bin/sh
 mkdir -p /var/lib/pups-standin
@@ -54,7 +57,7 @@ def buildah(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def built(sources, buildah, ansible, tmp_path_factory):  # noqa: F811 - the imported fixture
+def built(sources, buildah, ansible, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("image-buildah")
     lock = lock_for(sources, base_image={"repository": BASE, "tag": "1", "digest": ""})
     vars_ = {
@@ -92,7 +95,7 @@ def test_image_config_labels_and_cmd(built, buildah):
         == "0"
     )
     assert config["Cmd"] == ["/sbin/boot"]
-    baked = {k: v for k, v in (item.split("=", 1) for item in config.get("Env", []))}
+    baked = dict(item.split("=", 1) for item in config.get("Env", []))
     assert {k: baked[k] for k in baked if k != "PATH"} == {
         "CREATE_DB_ON_BOOT": "0",
         "MIGRATE_ON_BOOT": "0",
