@@ -14,7 +14,7 @@ INVENTORY ?= inventories/example
 REHEARSAL := tools/rehearsal/rehearsal
 PYTEST := $(BIN)/pytest
 
-.PHONY: help setup demo lint ruff ansible-lint sanity changelog-lint unit integration molecule \
+.PHONY: help setup demo lint ruff ansible-lint actionlint sanity changelog-lint unit integration molecule \
 	test test-fast bench rehearsal-build rehearsal-up rehearsal-down clean
 
 help: ## List the targets
@@ -41,13 +41,16 @@ ruff: setup
 ansible-lint: setup
 	$(BIN)/ansible-lint --profile production
 
+actionlint: setup
+	$(BIN)/actionlint .github/workflows/*.yml
+
 sanity: setup ## ansible-test sanity on a copy of the collection at an ansible_collections path
 	tools/ansible-test/sanity
 
 changelog-lint: setup
 	$(BIN)/antsibull-changelog lint
 
-lint: ruff ansible-lint changelog-lint sanity ## All linters
+lint: ruff ansible-lint actionlint changelog-lint sanity ## All linters
 
 unit: setup ## Unit tests (pure functions, no servers)
 	$(PYTEST) tests/unit
@@ -67,7 +70,7 @@ test: setup ## Everything CI runs: lint, unit, integration, molecule
 	status=0; $(MAKE) integration molecule || status=$$?; $(MAKE) rehearsal-down; exit $$status
 
 bench: setup ## Benchmarks (each prints a ratio against a baseline measured in the same run)
-	for b in benchmarks/bench_*.py; do $(BIN)/python $$b; done
+	status=0; for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || status=1; done; exit $$status
 
 rehearsal-build: ## Build (or reuse cached) control-plane binaries
 	$(REHEARSAL) build
