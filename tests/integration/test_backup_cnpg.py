@@ -1,0 +1,365 @@
+"""discourse_backup with the cnpg and discourse methods, run by ansible-playbook.
+
+cnpg runs against the rehearsal cluster (real kube-apiserver, the real CloudNativePG and Barman
+Cloud plugin CRDs): the objects must be accepted by the API server and be what the CloudNativePG
+and plugin-barman-cloud documentation require. CloudNativePG does not run there, so the test plays
+the operator where the role waits (Backup phase, Cluster Ready condition). The discourse method's
+exec commands are checked as data (the rehearsal cluster cannot exec).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+
+import pytest
+
+from ansible_collections.forumops.discourse.plugins.module_utils import backup
+from tests.fixtures.ansible import REPO_ROOT, VENV_BIN, ansible_env
+from tests.fixtures.rehearsal import (
+    KUBECONFIG,
+    apply_manifest,
+    kubectl,
+    kubectl_json,
+    rehearsal_env,
+    wait_for,
+)
+
+PLAYBOOK = "tests/integration/playbooks/backup_role.yml"
+SITE = "forum_a"
+PLUGIN = "barman-cloud.cloudnative-pg.io"
+DB = {
+    "host": "discourse-pg-rw.NS.svc",
+    "port": 5432,
+    "database": "discourse",
+    "user": "discourse",
+    "secret_name": "discourse-pg-credentials",
+    "password_key": "password",
+    "sslmode": "require",
+}
+
+
+def write_vars(tmp_path, namespace, **variables):
+    extra = {
+        "discourse_kubeconfig": str(KUBECONFIG),
+        "discourse_namespace": namespace,
+        "discourse_site_name": SITE,
+        "discourse_database_connection": {**DB, "host": f"discourse-pg-rw.{namespace}.svc"},
+        "backup_facts_file": str(tmp_path / "facts.json"),
+        "discourse_backup_wait_timeout": 120,
+        **variables,
+    }
+    varfile = tmp_path / "vars.json"
+    varfile.write_text(json.dumps(extra))
+    return varfile
+
+
+def start(varfile):
+    env = ansible_env(
+        **{k: v for k, v in rehearsal_env().items() if k in ("KUBECONFIG", "K8S_AUTH_KUBECONFIG")}
+    )
+    return subprocess.Popen(
+        [str(VENV_BIN / "ansible-playbook"), PLAYBOOK, "-e", f"@{varfile}"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def recap(output):
+    match = re.search(r"localhost\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", output)
+    assert match, output
+    return {"changed": int(match[1]), "failed": int(match[2])}
+
+
+def facts(tmp_path):
+    return json.loads((tmp_path / "facts.json").read_text())
+
+
+def run_playing_operator(varfile, kind, name, namespace, status):
+    """Run the playbook; once kind/name exists, set its status as the operator would."""
+    process = start(varfile)
+    try:
+        wait_for(
+            lambda: (
+                process.poll() is not None
+                or kubectl("get", kind, name, "-n", namespace, check=False).returncode == 0
+            ),
+            f"the role to create {kind} {name}",
+            timeout=180,
+        )
+        if process.poll() is None:
+            kubectl(
+                "patch",
+                kind,
+                name,
+                "-n",
+                namespace,
+                "--subresource=status",
+                "--type=merge",
+                "-p",
+                json.dumps({"status": status}),
+            )
+        output, _ = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return output
+
+
+def backup_status(phase, error=None):
+    status = {
+        "phase": phase,
+        "method": "plugin",
+        "backupId": "20250301T120000",
+        "startedAt": "2025-03-01T12:00:00Z",
+        "stoppedAt": "2025-03-01T12:01:00Z",
+    }
+    if error:
+        status["error"] = error
+    return status
+
+
+def ready_status():
+    return {
+        "phase": "Cluster in healthy state",
+        "instances": 2,
+        "readyInstances": 2,
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": "True",
+                "reason": "ClusterIsReady",
+                "message": "Cluster is Ready",
+                "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+        ],
+    }
+
+
+@pytest.mark.rehearsal
+def test_on_demand_backup_is_a_plugin_backup_that_is_waited_for_listed_and_idempotent(
+    rehearsal_namespace, tmp_path
+):
+    ns = rehearsal_namespace
+    varfile = write_vars(tmp_path, ns, discourse_backup_cnpg_backup_name="before-upgrade")
+    output = run_playing_operator(varfile, "backup", "before-upgrade", ns, backup_status("completed"))
+    assert recap(output) == {"changed": 1, "failed": 0}, output
+
+    spec = kubectl_json("get", "backup", "before-upgrade", "-n", ns)["spec"]
+    # plugin-barman-cloud's usage.md: method plugin, pluginConfiguration.name of the plugin.
+    assert spec == {
+        "cluster": {"name": "discourse-pg"},
+        "method": "plugin",
+        "pluginConfiguration": {"name": PLUGIN},
+    }
+    report = facts(tmp_path)["report"]
+    assert report["backup"] == "before-upgrade"
+    assert [(b["name"], b["phase"], b["method"], b["backup_id"]) for b in report["backups"]] == [
+        ("before-upgrade", "completed", "plugin", "20250301T120000")
+    ]
+
+    # Second run: the same Backup object, already completed: nothing changes.
+    again = subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), PLAYBOOK, "-e", f"@{varfile}"],
+        cwd=REPO_ROOT,
+        env=ansible_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert recap(again.stdout) == {"changed": 0, "failed": 0}, again.stdout
+
+
+@pytest.mark.rehearsal
+def test_failed_backup_fails_the_role_with_the_operator_error(rehearsal_namespace, tmp_path):
+    ns = rehearsal_namespace
+    varfile = write_vars(tmp_path, ns, discourse_backup_cnpg_backup_name="nightly-1")
+    output = run_playing_operator(
+        varfile, "backup", "nightly-1", ns, backup_status("failed", error="can't upload: AccessDenied")
+    )
+    assert recap(output)["failed"] == 1
+    assert f"Backup {ns}/nightly-1 of cluster discourse-pg failed: can't upload: AccessDenied." in " ".join(
+        output.split()
+    )
+
+
+@pytest.mark.rehearsal
+def test_restore_recovers_into_a_new_cluster_from_the_object_store_and_switches_the_site(
+    rehearsal_namespace, tmp_path
+):
+    ns = rehearsal_namespace
+    varfile = write_vars(
+        tmp_path,
+        ns,
+        discourse_backup_action="restore",
+        discourse_backup_restore_confirm=True,
+        discourse_backup_cnpg_recovery_target_time="2025-03-01T11:59:00Z",
+        discourse_backup_cnpg_instances=2,
+    )
+    output = run_playing_operator(varfile, "cluster", "discourse-pg-restored", ns, ready_status())
+    assert recap(output)["failed"] == 0, output
+
+    cluster = kubectl_json("get", "cluster", "discourse-pg-restored", "-n", ns)
+    spec = cluster["spec"]
+    # CloudNativePG recovery.md + plugin-barman-cloud usage.md: bootstrap.recovery.source names an
+    # externalClusters entry that reads the OLD cluster's archive through the plugin (serverName =
+    # old cluster); spec.plugins makes the new cluster archive too, under its own serverName.
+    assert spec["bootstrap"] == {
+        "recovery": {
+            "source": "discourse-pg",
+            "database": "discourse",
+            "owner": "discourse",
+            "secret": {"name": "discourse-pg-credentials"},
+            "recoveryTarget": {"targetTime": "2025-03-01T11:59:00Z"},
+        }
+    }
+    assert spec["externalClusters"] == [
+        {
+            "name": "discourse-pg",
+            # enabled/isWALArchiver: the CRD's defaults, filled in by the API server.
+            "plugin": {
+                "name": PLUGIN,
+                "enabled": True,
+                "isWALArchiver": False,
+                "parameters": {"barmanObjectName": "discourse-pg-backups", "serverName": "discourse-pg"},
+            },
+        }
+    ]
+    assert spec["plugins"] == [
+        {
+            "name": PLUGIN,
+            "enabled": True,
+            "isWALArchiver": True,
+            "parameters": {"barmanObjectName": "discourse-pg-backups", "serverName": "discourse-pg-restored"},
+        }
+    ]
+    assert spec["instances"] == 2
+    assert cluster["metadata"]["labels"]["app.kubernetes.io/instance"] == SITE
+    assert facts(tmp_path)["connection"] == {**DB, "host": f"discourse-pg-restored-rw.{ns}.svc"}
+    assert "set discourse_database_cluster_name: discourse-pg-restored in the inventory" in " ".join(
+        output.split()
+    )
+
+
+def test_restore_without_confirmation_is_refused_before_any_api_call(tmp_path):
+    # No kubeconfig that works: the role must stop in validation.
+    varfile = write_vars(
+        tmp_path, "ns-x", discourse_backup_action="restore", discourse_kubeconfig="/nonexistent"
+    )
+    proc = subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), PLAYBOOK, "-e", f"@{varfile}"],
+        cwd=REPO_ROOT,
+        env=ansible_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode != 0
+    assert "discourse_backup_restore_confirm: a restore replaces what the site serves" in proc.stdout
+
+
+@pytest.mark.rehearsal
+def test_old_cluster_is_deleted_only_when_confirmed_and_unused(rehearsal_namespace, tmp_path):
+    ns = rehearsal_namespace
+    old = {
+        "apiVersion": "postgresql.cnpg.io/v1",
+        "kind": "Cluster",
+        "metadata": {"name": "discourse-pg", "namespace": ns},
+        "spec": {"instances": 1, "storage": {"size": "1Gi"}},
+    }
+    apply_manifest(old, ns)
+    env_cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "forum-a-env",
+            "namespace": ns,
+            "labels": {
+                "app.kubernetes.io/name": "discourse",
+                "app.kubernetes.io/instance": SITE,
+                "app.kubernetes.io/component": "config",
+            },
+        },
+        "data": {"DISCOURSE_DB_HOST": f"discourse-pg-rw.{ns}.svc"},
+    }
+    apply_manifest(env_cm, ns)
+    variables = dict(
+        discourse_backup_action="restore",
+        discourse_backup_confirm_delete_old_cluster=True,
+        discourse_backup_cnpg_old_cluster_name="discourse-pg",
+        discourse_database_cluster_name="discourse-pg-restored",
+    )
+    varfile = write_vars(tmp_path, ns, **variables)
+    cmd = [str(VENV_BIN / "ansible-playbook"), PLAYBOOK, "-e", f"@{varfile}"]
+    refused = subprocess.run(
+        cmd, cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True, timeout=300
+    )
+    assert refused.returncode != 0
+    assert f"still uses discourse-pg-rw.{ns}.svc" in " ".join(refused.stdout.split())
+    assert kubectl("get", "cluster", "discourse-pg", "-n", ns, check=False).returncode == 0
+
+    env_cm["data"]["DISCOURSE_DB_HOST"] = f"discourse-pg-restored-rw.{ns}.svc"
+    apply_manifest(env_cm, ns)
+    deleted = subprocess.run(
+        cmd, cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True, timeout=300
+    )
+    assert recap(deleted.stdout) == {"changed": 1, "failed": 0}, deleted.stdout
+    assert kubectl("get", "cluster", "discourse-pg", "-n", ns, check=False).returncode != 0
+
+
+def test_discourse_method_commands_as_data(tmp_path):
+    def plan(**variables):
+        varfile = write_vars(
+            tmp_path,
+            "ns-x",
+            discourse_backup_method="discourse",
+            discourse_backup_discourse_dry_run=True,
+            **variables,
+        )
+        proc = subprocess.run(
+            [str(VENV_BIN / "ansible-playbook"), PLAYBOOK, "-e", f"@{varfile}"],
+            cwd=REPO_ROOT,
+            env=ansible_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stdout
+        return facts(tmp_path)["plan"]
+
+    restore_file = "forum-a-2025-03-01-120005-v20250301093000.sql.gz"
+    expected = backup.discourse_commands(filename=restore_file)
+    assert (
+        plan(
+            discourse_backup_action="restore",
+            discourse_backup_restore_confirm=True,
+            discourse_backup_discourse_restore_file=restore_file,
+        )
+        == [
+            expected["enable_restore"],
+            expected["restore"],
+            expected["disable_restore"],
+        ]
+        == [
+            "discourse enable_restore",
+            "discourse restore forum-a-2025-03-01-120005-v20250301093000.sql.gz",
+            "discourse disable_restore",
+        ]
+    )
+    assert plan(discourse_backup_action="list") == ["discourse restore"]
+
+    (command,) = plan(discourse_backup_action="backup")
+    match = re.fullmatch(r"discourse backup --sql-only (forum-a-\d{4}-\d{2}-\d{2}-\d{6})", command)
+    assert match, command
+    assert command == backup.discourse_commands(backup_name=match[1])["backup"]
+    (command,) = plan(
+        discourse_backup_action="backup",
+        discourse_backup_discourse_sql_only=False,
+        discourse_backup_discourse_s3_uploads=True,
+    )
+    assert command.startswith("discourse backup --s3-uploads forum-a-")

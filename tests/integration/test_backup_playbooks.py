@@ -1,0 +1,167 @@
+"""playbooks/backup.yml, restore.yml and restore_drill.yml with the logical method, for real.
+
+A site whose database is on the real PostgreSQL 18 server and whose backups bucket is on the real
+S3 server (moto) is backed up with playbooks/backup.yml; restore_drill.yml restores the newest
+backup into a throwaway database, verifies it and drops it; restore.yml restores it into a new
+database only when confirmed.
+"""
+
+import json
+
+import pytest
+import yaml
+
+from tests.integration.test_backup_logical import BUCKET, NEWEST, SITE, fingerprint, fresh_database, seed
+
+pytestmark = [pytest.mark.postgres, pytest.mark.s3]
+
+
+def inventory(tmp_path, server, s3, dbname, **extra):
+    site = {
+        "discourse_namespace": "drill-site",
+        "discourse_kubeconfig": "/nonexistent/kubeconfig",  # the logical method needs no cluster here
+        "discourse_site_name": SITE,
+        "discourse_backup_method": "logical",
+        "discourse_backup_logical_runner": "controller",
+        "discourse_backup_logical_pg_bin_dir": str(server.bin_dir),
+        "discourse_database_connection": {
+            "host": server.host,
+            "port": server.port,
+            "database": dbname,
+            "user": server.user,
+            "sslmode": "disable",
+            "secret_name": "unused",
+            "password_key": "password",
+        },
+        "discourse_backup_logical_db_password": server.password,
+        "discourse_storage_connection": {
+            "backups_bucket": BUCKET,
+            "endpoint": s3.endpoint,
+            "region": s3.region,
+            "path_style": True,
+            "credentials_secret": "unused",
+        },
+        "discourse_backup_s3_access_key_id": s3.access_key_id,
+        "discourse_backup_s3_secret_access_key": s3.secret_access_key,
+        "discourse_backup_target_schema_version": NEWEST,
+        **extra,
+    }
+    data = {
+        "all": {
+            "vars": {
+                "ansible_connection": "local",
+                "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+            },
+            "children": {"discourse_sites": {"hosts": {"drill_site": site}}},
+        }
+    }
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def debug_report(output):
+    """The msg of the playbook's last task (the report), from the JSON callback."""
+    plays = json.loads(output)["plays"]
+    return plays[0]["tasks"][-1]["hosts"]["drill_site"]["msg"]
+
+
+def run(ansible, playbook, inv, *extra):
+    from tests.fixtures.ansible import ansible_env
+
+    return ansible(
+        "ansible-playbook",
+        "-i",
+        inv,
+        playbook,
+        *extra,
+        env=ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json"),
+    )
+
+
+@pytest.fixture
+def site(postgres_server, postgres_db, s3_server):
+    s3_server.client().create_bucket(Bucket=BUCKET)
+    seed(postgres_server, postgres_db)
+    return postgres_db
+
+
+def test_backup_then_drill_restores_verifies_and_drops_the_drill_database(
+    ansible, tmp_path, postgres_server, s3_server, site
+):
+    admin = {
+        "host": postgres_server.host,
+        "port": postgres_server.port,
+        "user": postgres_server.user,
+        "database": "postgres",
+        "sslmode": "disable",
+    }
+    inv = inventory(
+        tmp_path,
+        postgres_server,
+        s3_server,
+        site,
+        discourse_backup_drill_admin_db=admin,
+        discourse_backup_drill_admin_password=postgres_server.password,
+    )
+    made = run(ansible, "playbooks/backup.yml", inv)
+    assert made.returncode == 0, made.stdout[-3000:]
+    report = debug_report(made.stdout)
+    assert report["method"] == "logical"
+    assert report["schema_version"] == NEWEST
+    assert report["key"].startswith("default/forum-example-com-")
+
+    drill = run(ansible, "playbooks/restore_drill.yml", inv)
+    assert drill.returncode == 0, drill.stdout[-3000:]
+    result = debug_report(drill.stdout)
+    counts = {t: fingerprint(postgres_server, site)[t][0] for t in ("users", "topics", "posts")}
+    assert result["key"] == report["key"]
+    assert result["sha256"] == report["sha256"]
+    assert result["sha256_verified"] is True
+    assert result["schema_version"] == NEWEST
+    assert result["tables"] == 4
+    assert result["rows"] == counts == {"users": 500, "topics": 1000, "posts": 4000}
+    assert result["kept"] is False
+    leftovers = postgres_server.query(
+        "SELECT datname FROM pg_database WHERE datname ~ %s", args=("_drill_[0-9]{14}$",)
+    )
+    assert leftovers == []
+
+
+def test_restore_playbook_needs_confirmation_then_restores_into_a_new_database(
+    ansible, tmp_path, postgres_server, s3_server, site
+):
+    target = fresh_database(postgres_server, site[:50] + "_new")
+    try:
+        inv = inventory(
+            tmp_path,
+            postgres_server,
+            s3_server,
+            site,
+            discourse_backup_logical_restore_db={
+                "host": postgres_server.host,
+                "port": postgres_server.port,
+                "database": target,
+                "user": postgres_server.user,
+                "sslmode": "disable",
+                "secret_name": "unused",
+            },
+            discourse_backup_logical_restore_db_password=postgres_server.password,
+            discourse_restore_switch_app=False,
+        )
+        assert run(ansible, "playbooks/backup.yml", inv).returncode == 0
+
+        refused = run(ansible, "playbooks/restore.yml", inv)
+        assert refused.returncode != 0
+        assert "discourse_restore_confirm: a restore replaces the data the site serves" in refused.stdout
+        assert postgres_server.query(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", target
+        ) == [(0,)]
+
+        restored = run(ansible, "playbooks/restore.yml", inv, "-e", "discourse_restore_confirm=true")
+        assert restored.returncode == 0, restored.stdout[-3000:]
+        report = debug_report(restored.stdout)
+        assert (report["database"], report["schema_version"], report["tables"]) == (target, NEWEST, 4)
+        assert fingerprint(postgres_server, target) == fingerprint(postgres_server, site)
+    finally:
+        postgres_server.query(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
