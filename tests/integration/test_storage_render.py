@@ -1,0 +1,52 @@
+"""discourse_storage in render mode: manifests for GitOps, and never a secret value in them."""
+
+from __future__ import annotations
+
+import yaml
+
+from tests.integration.test_storage_s3 import BACKUPS, UPLOADS, converge, recap
+
+
+def test_minio_mode_renders_the_objects_and_names_the_secret_it_leaves_out(ansible, tmp_path):
+    values = {
+        "discourse_site_name": "render_forum",
+        "discourse_namespace": "render-forum",
+        "discourse_hostname": "forum.render.test",
+        "discourse_render_dir": str(tmp_path / "render"),
+        "discourse_storage_mode": "minio",
+        "discourse_storage_uploads_bucket": UPLOADS,
+        "discourse_storage_backups_bucket": BACKUPS,
+        "discourse_storage_minio_ingress_enabled": True,
+        "discourse_storage_minio_ingress_class": "nginx",
+        "discourse_storage_minio_ingress_cluster_issuer": "letsencrypt-dns",
+    }
+    result = converge(ansible, tmp_path, values)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = (tmp_path / "render" / "render_forum" / "storage.yaml").read_text()
+    assert text.startswith(
+        "# discourse_storage for site render_forum (minio mode).\n"
+        "# Not rendered: the Secret render-forum-s3-credentials in namespace\n"
+        "# render-forum with the keys access-key-id and secret-access-key must exist\n"
+    )
+    documents = [doc for doc in yaml.safe_load_all(text) if doc]
+    assert [(doc["kind"], doc["metadata"]["name"]) for doc in documents] == [
+        ("Service", "render-forum-minio-headless"),
+        ("Service", "render-forum-minio"),
+        ("StatefulSet", "render-forum-minio"),
+        ("Ingress", "render-forum-minio"),
+    ]
+    assert all(doc["metadata"]["namespace"] == "render-forum" for doc in documents)
+    ingress = documents[3]
+    assert [rule["host"] for rule in ingress["spec"]["rules"]] == [
+        "s3.forum.render.test",
+        "*.s3.forum.render.test",
+    ]
+    assert ingress["spec"]["tls"] == [
+        {"hosts": ["s3.forum.render.test", "*.s3.forum.render.test"], "secretName": "render-forum-minio-tls"}
+    ]
+    assert ingress["metadata"]["annotations"] == {"cert-manager.io/cluster-issuer": "letsencrypt-dns"}
+    # The bucket setup waits for MinIO to exist: nothing talked to an S3 API.
+    assert "Check that the S3 endpoint accepts connections" not in result.stdout
+
+    again = converge(ansible, tmp_path, values)
+    assert recap(again)["changed"] == 0, again.stdout

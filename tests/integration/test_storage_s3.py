@@ -1,0 +1,336 @@
+"""discourse_storage's bucket setup against a real S3-compatible HTTP server (moto_server).
+
+The role runs in external mode with the key pair in the inventory and render mode on, so these
+tests need no Kubernetes: the bucket setup talks to the S3 server, and the manifests go to a file
+(tests/integration/test_storage_rehearsal.py covers the Secret and MinIO on the rehearsal cluster).
+What the role set is read back with boto3 and compared with Discourse's rules written out here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.fixtures.s3 import free_port
+
+pytestmark = pytest.mark.s3
+
+PLAYBOOK = "tests/integration/playbooks/storage_converge.yml"
+UPLOADS = "forum-uploads"
+BACKUPS = "forum-backups"
+SECRET_KEY = "test-secret-key-do-not-print-7Qx"
+SECRET_NAME = "forum-one-s3-credentials"  # from the site name forum_one
+
+# Discourse's CORS rule sets (lib/s3_cors_rulesets.rb; DESIGN §5), as S3 returns them.
+ASSETS_RULE = {
+    "AllowedHeaders": ["Authorization"],
+    "AllowedMethods": ["GET", "HEAD"],
+    "AllowedOrigins": ["*"],
+    "MaxAgeSeconds": 3000,
+}
+DIRECT_UPLOAD_RULE = {
+    "AllowedHeaders": [
+        "Authorization",
+        "Content-Disposition",
+        "Content-Type",
+        "X-Amz-Acl",
+        "X-Amz-Meta-Sha1-Checksum",
+    ],
+    "AllowedMethods": ["GET", "HEAD", "PUT"],
+    "AllowedOrigins": ["*"],
+    "ExposeHeaders": ["ETag"],
+    "MaxAgeSeconds": 3000,
+}
+BACKUP_DIRECT_UPLOAD_RULE = {
+    "AllowedHeaders": ["*"],
+    "AllowedMethods": ["GET", "HEAD", "PUT"],
+    "AllowedOrigins": ["*"],
+    "ExposeHeaders": ["ETag"],
+    "MaxAgeSeconds": 3000,
+}
+
+
+def abort_rule(days):
+    return {
+        "ID": "forumops-abort-incomplete-multipart-uploads",
+        "Filter": {"Prefix": ""},
+        "Status": "Enabled",
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": days},
+    }
+
+
+def site_vars(s3_server, tmp_path, **overrides):
+    values = {
+        "discourse_site_name": "forum_one",
+        "discourse_namespace": "forum-one",
+        "discourse_hostname": "forum.example.test",
+        "discourse_render_dir": str(tmp_path / "render"),
+        "discourse_storage_uploads_bucket": UPLOADS,
+        "discourse_storage_backups_bucket": BACKUPS,
+        "discourse_storage_endpoint": s3_server.endpoint,
+        "discourse_storage_path_style": True,
+        "discourse_storage_access_key_id": s3_server.access_key_id,
+        "discourse_storage_secret_access_key": SECRET_KEY,
+        # moto implements the public access block API, as AWS does.
+        "discourse_storage_public_access_block": True,
+        "storage_connection_out": str(tmp_path / "connection.json"),
+    }
+    values.update(overrides)
+    return values
+
+
+def converge(ansible, tmp_path, values):
+    path = tmp_path / "vars.json"
+    path.write_text(json.dumps(values))
+    return ansible("ansible-playbook", PLAYBOOK, "-e", f"@{path}")
+
+
+def recap(result):
+    pattern = r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)"
+    match = re.search(pattern, result.stdout)
+    assert match, result.stdout + result.stderr
+    return {"ok": int(match[1]), "changed": int(match[2]), "failed": int(match[4])}
+
+
+def converged(ansible, tmp_path, values):
+    result = converge(ansible, tmp_path, values)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert SECRET_KEY not in result.stdout + result.stderr
+    return result
+
+
+def lifecycle(client, bucket):
+    return client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+
+
+def error_code(call, **kwargs):
+    with pytest.raises(ClientError) as caught:
+        call(**kwargs)
+    return caught.value.response["Error"]["Code"]
+
+
+def test_external_mode_creates_both_buckets_with_discourses_rules(ansible, s3_server, tmp_path):
+    converged(ansible, tmp_path, site_vars(s3_server, tmp_path))
+    client = s3_server.client()
+
+    assert sorted(b["Name"] for b in client.list_buckets()["Buckets"]) == [BACKUPS, UPLOADS]
+    assert client.get_bucket_cors(Bucket=UPLOADS)["CORSRules"] == [ASSETS_RULE, DIRECT_UPLOAD_RULE]
+    assert client.get_bucket_cors(Bucket=BACKUPS)["CORSRules"] == [BACKUP_DIRECT_UPLOAD_RULE]
+    assert lifecycle(client, UPLOADS) == [abort_rule(7)]
+    assert lifecycle(client, BACKUPS) == [abort_rule(7)]
+    # Backups: private in every respect; uploads: object ACLs usable, public policies blocked.
+    assert client.get_public_access_block(Bucket=BACKUPS)["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert client.get_public_access_block(Bucket=UPLOADS)["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": False,
+        "IgnorePublicAcls": False,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert error_code(client.get_bucket_policy, Bucket=UPLOADS) == "NoSuchBucketPolicy"
+    assert error_code(client.get_bucket_policy, Bucket=BACKUPS) == "NoSuchBucketPolicy"
+    assert "Status" not in client.get_bucket_versioning(Bucket=UPLOADS)
+
+    # The contract with discourse_app: plain settings plus Secret references, never the key pair.
+    assert json.loads((tmp_path / "connection.json").read_text()) == {
+        "endpoint": s3_server.endpoint,
+        "region": "us-east-1",
+        "uploads_bucket": UPLOADS,
+        "backups_bucket": BACKUPS,
+        "path_style": True,
+        "cdn_url": "",
+        "credentials_secret": SECRET_NAME,
+        "env": {
+            "DISCOURSE_USE_S3": "true",
+            "DISCOURSE_S3_BUCKET": UPLOADS,
+            "DISCOURSE_S3_REGION": "us-east-1",
+            "DISCOURSE_S3_ENDPOINT": s3_server.endpoint,
+            "DISCOURSE_S3_CDN_URL": "",
+            "DISCOURSE_S3_INSTALL_CORS_RULE": "false",
+            "DISCOURSE_BACKUP_LOCATION": "s3",
+            "DISCOURSE_S3_BACKUP_BUCKET": BACKUPS,
+        },
+        "secret_env": {
+            "DISCOURSE_S3_ACCESS_KEY_ID": {"name": SECRET_NAME, "key": "access-key-id"},
+            "DISCOURSE_S3_SECRET_ACCESS_KEY": {"name": SECRET_NAME, "key": "secret-access-key"},
+        },
+    }
+    # Render mode wrote no Secret, only the note naming it.
+    rendered = (tmp_path / "render" / "forum_one" / "storage.yaml").read_text()
+    assert SECRET_KEY not in rendered
+    assert s3_server.access_key_id not in rendered
+    assert "the Secret forum-one-s3-credentials in namespace\n# forum-one with the keys" in rendered
+
+
+def test_second_run_changes_nothing(ansible, s3_server, tmp_path):
+    values = site_vars(s3_server, tmp_path, discourse_storage_backups_expire_days=30)
+    first = converged(ansible, tmp_path, values)
+    assert recap(first)["changed"] > 0
+    second = converged(ansible, tmp_path, values)
+    assert recap(second)["changed"] == 0, second.stdout
+
+
+def test_public_read_and_backup_expiry_are_switched_on_and_off(ansible, s3_server, tmp_path):
+    client = s3_server.client()
+    converged(
+        ansible,
+        tmp_path,
+        site_vars(
+            s3_server,
+            tmp_path,
+            discourse_storage_uploads_public_read=True,
+            discourse_storage_backups_expire_days=30,
+            discourse_storage_abort_multipart_days=3,
+            discourse_storage_versioning=True,
+        ),
+    )
+    assert json.loads(client.get_bucket_policy(Bucket=UPLOADS)["Policy"]) == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DiscoursePublicUploads",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": [f"arn:aws:s3:::{UPLOADS}/uploads/*", f"arn:aws:s3:::{UPLOADS}/assets/*"],
+            }
+        ],
+    }
+    assert client.get_public_access_block(Bucket=UPLOADS)["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": False,
+        "IgnorePublicAcls": False,
+        "BlockPublicPolicy": False,
+        "RestrictPublicBuckets": False,
+    }
+    assert error_code(client.get_bucket_policy, Bucket=BACKUPS) == "NoSuchBucketPolicy"
+    assert lifecycle(client, UPLOADS) == [abort_rule(3)]
+    assert lifecycle(client, BACKUPS) == [
+        abort_rule(3),
+        {
+            "ID": "forumops-expire-backups",
+            "Filter": {"Prefix": "default/"},
+            "Status": "Enabled",
+            "Expiration": {"Days": 30},
+        },
+    ]
+    assert client.get_bucket_versioning(Bucket=UPLOADS)["Status"] == "Enabled"
+    assert client.get_bucket_versioning(Bucket=BACKUPS)["Status"] == "Enabled"
+
+    # Switched off again: the policy goes, the expiry rule goes, versioning is suspended.
+    converged(ansible, tmp_path, site_vars(s3_server, tmp_path, discourse_storage_abort_multipart_days=3))
+    assert error_code(client.get_bucket_policy, Bucket=UPLOADS) == "NoSuchBucketPolicy"
+    assert client.get_public_access_block(Bucket=UPLOADS)["PublicAccessBlockConfiguration"][
+        "BlockPublicPolicy"
+    ]
+    assert lifecycle(client, BACKUPS) == [abort_rule(3)]
+    assert client.get_bucket_versioning(Bucket=UPLOADS)["Status"] == "Suspended"
+
+
+def test_rules_of_others_on_the_buckets_are_kept(ansible, s3_server, tmp_path):
+    client = s3_server.client()
+    client.create_bucket(Bucket=BACKUPS)
+    cnpg_rule = {
+        "ID": "cnpg-wal",
+        "Filter": {"Prefix": "cnpg/"},
+        "Status": "Enabled",
+        "Expiration": {"Days": 90},
+    }
+    client.put_bucket_lifecycle_configuration(Bucket=BACKUPS, LifecycleConfiguration={"Rules": [cnpg_rule]})
+    converged(ansible, tmp_path, site_vars(s3_server, tmp_path))
+    assert lifecycle(client, BACKUPS) == [cnpg_rule, abort_rule(7)]
+
+
+def test_wrong_credentials_fail_naming_the_variables(ansible, s3_server, tmp_path):
+    access_key_id, secret_access_key = s3_server.require_auth()
+    # The server now checks signatures: an unknown key is refused...
+    assert error_code(s3_server.client().list_buckets) == "InvalidAccessKeyId"
+
+    result = converge(ansible, tmp_path, site_vars(s3_server, tmp_path))
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert f"Setting up the buckets at {s3_server.endpoint}" in output
+    assert "The endpoint refused the credentials: check discourse_storage_access_key_id and" in output
+    assert SECRET_KEY not in output
+
+    # ...and the user's own key is accepted, so the failure above was the credentials.
+    converged(
+        ansible,
+        tmp_path,
+        site_vars(
+            s3_server,
+            tmp_path,
+            discourse_storage_access_key_id=access_key_id,
+            discourse_storage_secret_access_key=secret_access_key,
+        ),
+    )
+    client = s3_server.client(access_key_id, secret_access_key)
+    assert sorted(b["Name"] for b in client.list_buckets()["Buckets"]) == [BACKUPS, UPLOADS]
+
+
+def test_unreachable_endpoint_fails_naming_it(ansible, s3_server, tmp_path):
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    result = converge(
+        ansible,
+        tmp_path,
+        site_vars(
+            s3_server, tmp_path, discourse_storage_endpoint=endpoint, discourse_storage_connect_timeout=2
+        ),
+    )
+    assert result.returncode != 0
+    output = " ".join((result.stdout + result.stderr).split())
+    assert (
+        f"The S3 endpoint {endpoint} (discourse_storage_api_endpoint, by default discourse_storage_endpoint)"
+        in output
+    )
+    assert s3_server.client().list_buckets()["Buckets"] == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"discourse_storage_uploads_bucket": "Forum_Uploads"},
+            'discourse_storage_uploads_bucket ("Forum_Uploads")',
+        ),
+        ({"discourse_storage_backups_bucket": UPLOADS}, "The backups bucket stays private"),
+        (
+            {"discourse_storage_mode": "s3"},
+            "value of discourse_storage_mode must be one of: external, minio, got: s3",
+        ),
+        ({"discourse_storage_endpoint": "s3.example.com"}, 'discourse_storage_endpoint ("s3.example.com")'),
+        ({"discourse_storage_secret_access_key": ""}, "Set both discourse_storage_access_key_id and"),
+        (
+            {"discourse_storage_abort_multipart_days": 0},
+            "discourse_storage_abort_multipart_days must be at least 1",
+        ),
+        ({"discourse_storage_versioning": "sometimes"}, "discourse_storage_versioning"),
+        (
+            {"discourse_storage_uploads_public_read": True, "discourse_storage_bucket_policies": False},
+            "discourse_storage_uploads_public_read needs discourse_storage_bucket_policies",
+        ),
+    ],
+    ids=[
+        "bucket-name",
+        "same-buckets",
+        "mode",
+        "endpoint-scheme",
+        "half-key-pair",
+        "abort-days",
+        "bool",
+        "public-without-policies",
+    ],
+)
+def test_bad_input_fails_before_any_api_call(ansible, s3_server, tmp_path, overrides, message):
+    result = converge(ansible, tmp_path, site_vars(s3_server, tmp_path, **overrides))
+    assert result.returncode != 0
+    output = " ".join((result.stdout + result.stderr).split())
+    assert message in output
+    assert s3_server.client().list_buckets()["Buckets"] == []
+    assert not (tmp_path / "render").exists()
