@@ -1,0 +1,140 @@
+"""The logical method's Job runner: its manifests on the rehearsal cluster, its code for real.
+
+The Job's container runs roles/discourse_backup/files/logical_backup_job.py next to the collection's
+plugins/module_utils/backup.py (both from one ConfigMap). The rehearsal cluster cannot run images,
+so the script itself runs here, exactly as the Job runs it (same files side by side, libpq and AWS
+environment variables), against the real PostgreSQL 18 and S3 servers.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.fixtures.ansible import REPO_ROOT, VENV_BIN, ansible_env
+from tests.fixtures.rehearsal import KUBECONFIG, kubectl_json, wait_for
+from tests.integration.test_backup_logical import BUCKET, NEWEST, seed
+
+PLAYBOOK = "tests/integration/playbooks/backup_role.yml"
+MODULE_UTILS = REPO_ROOT / "plugins" / "module_utils" / "backup.py"
+RUNNER = REPO_ROOT / "roles" / "discourse_backup" / "files" / "logical_backup_job.py"
+
+
+@pytest.mark.postgres
+@pytest.mark.s3
+def test_job_script_streams_the_same_backup_as_the_module(tmp_path, postgres_server, postgres_db, s3_server):
+    seed(postgres_server, postgres_db)
+    s3_server.client().create_bucket(Bucket=BUCKET)
+    workdir = tmp_path / "opt-forumops"
+    workdir.mkdir()
+    shutil.copy(MODULE_UTILS, workdir / "backup.py")
+    shutil.copy(RUNNER, workdir / "run.py")
+    env = {
+        "PATH": f"{postgres_server.bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PGHOST": postgres_server.host,
+        "PGPORT": str(postgres_server.port),
+        "PGDATABASE": postgres_db,
+        "PGUSER": postgres_server.user,
+        "PGPASSWORD": postgres_server.password,
+        "PGSSLMODE": "disable",
+        "BACKUP_SITE": "Forum.Example.com",
+        "BACKUP_BUCKET": BUCKET,
+        "BACKUP_FOLDER": "default",
+        "S3_ENDPOINT": s3_server.endpoint,
+        "S3_REGION": s3_server.region,
+        "S3_PATH_STYLE": "true",
+        "AWS_ACCESS_KEY_ID": s3_server.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": s3_server.secret_access_key,
+    }
+    proc = subprocess.run(
+        [sys.executable, str(workdir / "run.py")], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["schema_version"] == NEWEST
+    assert report["key"].startswith("default/forum-example-com-")
+    assert report["key"].endswith(f"-v{NEWEST}.sql.gz")
+    obj = s3_server.client().get_object(Bucket=BUCKET, Key=report["key"])
+    data = obj["Body"].read()
+    assert obj["Metadata"] == {"sha256": hashlib.sha256(data).hexdigest()} == {"sha256": report["sha256"]}
+    sql = gzip.decompress(data).decode()
+    assert " OWNER TO " not in sql
+    assert "\nCOPY public.posts " in sql
+
+
+@pytest.mark.rehearsal
+def test_job_runner_applies_the_script_configmap_and_a_job_without_secret_values(
+    rehearsal_namespace, tmp_path
+):
+    ns = rehearsal_namespace
+    variables = {
+        "discourse_kubeconfig": str(KUBECONFIG),
+        "discourse_namespace": ns,
+        "discourse_site_name": "forum_a",
+        "discourse_backup_method": "logical",
+        "discourse_backup_logical_job_image": "registry.example/forumops/pg-backup:18",
+        "discourse_backup_wait_timeout": 120,
+        "discourse_database_connection": {
+            "host": f"discourse-pg-rw.{ns}.svc",
+            "port": 5432,
+            "database": "discourse",
+            "user": "discourse",
+            "secret_name": "discourse-pg-credentials",
+            "password_key": "password",
+            "sslmode": "require",
+        },
+        "discourse_storage_connection": {
+            "backups_bucket": "forum-a-backups",
+            "endpoint": "https://objects.example.test",
+            "region": "eu-central",
+            "path_style": True,
+            "credentials_secret": "forum-a-s3",
+        },
+        "backup_facts_file": str(tmp_path / "facts.json"),
+    }
+    varfile = tmp_path / "vars.json"
+    varfile.write_text(json.dumps(variables))
+    proc = subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), PLAYBOOK, "-e", f"@{varfile}"],
+        cwd=REPO_ROOT,
+        env=ansible_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    job_name = json.loads((tmp_path / "facts.json").read_text())["report"]["job"]
+    assert job_name.startswith("forum-a-backup-")
+
+    job = wait_for(lambda: kubectl_json("get", "job", job_name, "-n", ns), "the Job")
+    assert job["status"]["succeeded"] == 1
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == "registry.example/forumops/pg-backup:18"
+    assert container["command"] == ["python3", "/opt/forumops/run.py"]
+    env = {item["name"]: item for item in container["env"]}
+    assert env["PGHOST"]["value"] == f"discourse-pg-rw.{ns}.svc"
+    assert env["PGPASSWORD"]["valueFrom"] == {
+        "secretKeyRef": {"name": "discourse-pg-credentials", "key": "password"}
+    }
+    assert env["AWS_ACCESS_KEY_ID"]["valueFrom"] == {
+        "secretKeyRef": {"name": "forum-a-s3", "key": "access-key-id"}
+    }
+    assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"] == {
+        "secretKeyRef": {"name": "forum-a-s3", "key": "secret-access-key"}
+    }
+    assert env["S3_PATH_STYLE"]["value"] == "true"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["securityContext"]["runAsNonRoot"] is True
+
+    configmap = kubectl_json("get", "configmap", "forum-a-logical-backup", "-n", ns)
+    assert configmap["data"]["backup.py"] == MODULE_UTILS.read_text()
+    assert configmap["data"]["run.py"] == RUNNER.read_text()
