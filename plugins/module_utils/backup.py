@@ -26,6 +26,7 @@ Upstream facts this follows (discourse/discourse lib/backup_restore and script/d
 import hashlib
 import re
 import shlex
+import subprocess
 import unicodedata
 import zlib
 from datetime import datetime, timezone
@@ -264,6 +265,21 @@ def discourse_commands(filename=None, sql_only=True, s3_uploads=False, backup_na
 
 
 # ---- Streams ------------------------------------------------------------------------------------------
+
+
+def start_stream(command, env, reading):
+    """Start pg_dump (reading=True: we read its stdout) or psql (reading=False: we write its stdin).
+
+    Streaming needs a pipe to a running process, which AnsibleModule.run_command cannot give; the
+    other end is always drained (stderr by the caller's thread) so the process never blocks on it.
+    """
+    if reading:
+        return subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        )
+    return subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+    )
 
 
 class GzipHashingReader:

@@ -8,7 +8,7 @@ module: logical_backup
 short_description: Stream a Discourse database into S3 as Discourse's own SQL-only backup, or list backups
 version_added: "0.1.0"
 description:
-  - With O(state=present), runs C(pg_dump --schema=public --no-owner --no-privileges) against the
+  - With O(mode=backup), runs C(pg_dump --schema=public --no-owner --no-privileges) against the
     Discourse database and streams its plain SQL output, gzip-compressed, into the backups bucket as
     a multipart upload. Nothing is written to disk.
   - The object is named as Discourse's own SQL-only backup,
@@ -16,7 +16,7 @@ description:
     store reads (C(default/) for a single site), so C(discourse restore FILE) accepts it.
   - The sha256 of the object's bytes is computed while streaming and recorded as the object's
     metadata C(x-amz-meta-sha256); M(forumops.discourse.logical_restore) verifies it.
-  - With O(state=list), lists the backups of O(site) in the bucket, newest first, and changes nothing.
+  - With O(mode=list), lists the backups of O(site) in the bucket, newest first, and changes nothing.
 author:
   - forumops engineering (@forumops)
 requirements:
@@ -24,11 +24,11 @@ requirements:
   - psycopg2
   - pg_dump of the server's major version or newer
 options:
-  state:
-    description: Take a backup (V(present)) or list the existing ones (V(list)).
+  mode:
+    description: Take a backup (V(backup)) or list the existing ones (V(list)).
     type: str
-    choices: [present, list]
-    default: present
+    choices: [backup, list]
+    default: backup
   site:
     description:
       - The site name; the backup file name starts with it, parameterized as Rails does (lower case,
@@ -38,7 +38,7 @@ options:
   db:
     description:
       - Connection to the Discourse database (the primary, CloudNativePG's C(-rw) service, not a
-        transaction-mode pooler). Required with O(state=present).
+        transaction-mode pooler). Required with O(mode=backup).
     type: dict
     suboptions:
       host:
@@ -146,7 +146,7 @@ EXAMPLES = r"""
 
 - name: List the site's backups, newest first
   forumops.discourse.logical_backup:
-    state: list
+    mode: list
     site: "{{ discourse_site_name }}"
     s3:
       bucket: forum-backups
@@ -156,38 +156,38 @@ EXAMPLES = r"""
 RETURN = r"""
 key:
   description: The object key of the backup written (or that would be written in check mode).
-  returned: state=present
+  returned: mode=backup
   type: str
   sample: default/forum-example-com-2025-03-01-120000-v20250301093000.sql.gz
 filename:
   description: The file name, as C(discourse restore FILE) takes it.
-  returned: state=present
+  returned: mode=backup
   type: str
   sample: forum-example-com-2025-03-01-120000-v20250301093000.sql.gz
 schema_version:
   description: The highest applied migration of the database (Discourse's backup version).
-  returned: state=present
+  returned: mode=backup
   type: str
   sample: "20250301093000"
 sha256:
   description: sha256 of the object's bytes, also stored as its metadata C(x-amz-meta-sha256).
-  returned: state=present and not check mode
+  returned: mode=backup and not check mode
   type: str
 size:
   description: Bytes stored (compressed).
-  returned: state=present and not check mode
+  returned: mode=backup and not check mode
   type: int
 sql_bytes:
   description: Bytes of SQL pg_dump produced (uncompressed).
-  returned: state=present and not check mode
+  returned: mode=backup and not check mode
   type: int
 seconds:
   description: Wall-clock duration of the dump and upload.
-  returned: state=present and not check mode
+  returned: mode=backup and not check mode
   type: float
 backups:
   description: The site's backups in the bucket, newest first.
-  returned: state=list
+  returned: mode=list
   type: list
   elements: dict
   contains:
@@ -210,7 +210,6 @@ backups:
 
 import os  # noqa: E402
 import shutil  # noqa: E402
-import subprocess  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
@@ -322,9 +321,7 @@ def stream_backup(client, s3, key, command, env, level=backup.DEFAULT_COMPRESSIO
     """
     started = time.monotonic()
     stderr_lines = []
-    process = subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-    )
+    process = backup.start_stream(command, env, reading=True)
 
     def drain_stderr():
         for line in process.stderr:
@@ -389,7 +386,7 @@ def stream_backup(client, s3, key, command, env, level=backup.DEFAULT_COMPRESSIO
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            state=dict(type="str", default="present", choices=["present", "list"]),
+            mode=dict(type="str", default="backup", choices=["backup", "list"]),
             site=dict(type="str", required=True),
             db=dict(type="dict", options=DB_OPTIONS),
             s3=dict(type="dict", required=True, options=S3_OPTIONS),
@@ -397,7 +394,7 @@ def main():
             compression_level=dict(type="int", default=backup.DEFAULT_COMPRESSION_LEVEL),
             part_size_mb=dict(type="int", default=16),
         ),
-        required_if=[("state", "present", ["db"])],
+        required_if=[("mode", "backup", ["db"])],
         supports_check_mode=True,
     )
     if boto3 is None:
@@ -407,7 +404,7 @@ def main():
     client = backup.s3_client(boto3, BotocoreConfig, s3)
     try:
         backup.parameterize(params["site"])
-        if params["state"] == "list":
+        if params["mode"] == "list":
             module.exit_json(changed=False, backups=list_backups(client, s3, params["site"]))
         if psycopg2 is None:
             module.fail_json(msg=missing_required_lib("psycopg2"), exception=str(PSYCOPG2_IMPORT_ERROR))

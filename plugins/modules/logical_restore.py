@@ -203,7 +203,6 @@ import contextlib  # noqa: E402
 import hashlib  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
-import subprocess  # noqa: E402
 import threading  # noqa: E402
 import zlib  # noqa: E402
 
@@ -300,9 +299,7 @@ def stream_restore(client, bucket, key, command, env, expected_sha256=None):
     reaches the end of its input (so its single transaction never commits) on a mismatch or a
     truncated gzip stream. Returns the filter's dropped statements.
     """
-    process = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
-    )
+    process = backup.start_stream(command, env, reading=False)
     stderr_lines = []
 
     def drain_stderr():

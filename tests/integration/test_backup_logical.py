@@ -304,7 +304,7 @@ def test_list_is_newest_first_and_latest_restores_the_newest(
     )
     client.put_object(Bucket=BUCKET, Key="default/notes.txt", Body=b"x")
 
-    listed, proc = run(ansible, tmp_path, "logical_backup", state="list", site=SITE, s3=s3_args(bucket))
+    listed, proc = run(ansible, tmp_path, "logical_backup", mode="list", site=SITE, s3=s3_args(bucket))
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert listed["changed"] is False
     assert [entry["key"] for entry in listed["backups"]] == [made["key"], older_key]
