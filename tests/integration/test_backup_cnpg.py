@@ -363,3 +363,84 @@ def test_discourse_method_commands_as_data(tmp_path):
         discourse_backup_discourse_s3_uploads=True,
     )
     assert command.startswith("discourse backup --s3-uploads forum-a-")
+
+
+@pytest.mark.rehearsal
+def test_restore_playbook_switches_the_app_to_the_recovered_cluster(rehearsal_namespace):
+    """playbooks/restore.yml end to end: recovery Cluster, then the app role with the new host."""
+    ns = rehearsal_namespace
+    inventory = REPO_ROOT / "tests/integration/inventories/app"
+    for name, data in {
+        "discourse-db-app": {"password": "db-pw-5d2e8a1c"},
+        "app-forum-valkey": {"password": "valkey-pw-7b3f9e0d"},
+        "app-forum-s3": {"access-key-id": "AKIAAPPTEST0001", "secret-access-key": "s3-secret-3c8e1f6a9d"},
+    }.items():
+        apply_manifest(
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": data}, ns
+        )
+    env = ansible_env(K8S_AUTH_KUBECONFIG=str(KUBECONFIG), KUBECONFIG=str(KUBECONFIG))
+    process = subprocess.Popen(
+        [
+            str(VENV_BIN / "ansible-playbook"),
+            "-i",
+            str(inventory),
+            "playbooks/restore.yml",
+            "-e",
+            f"discourse_namespace={ns}",
+            "-e",
+            "discourse_restore_confirm=true",
+            "-e",
+            "discourse_database_cluster_name=discourse-db",
+            "-e",
+            "discourse_backup_wait_timeout=120",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(
+            lambda: (
+                process.poll() is not None
+                or kubectl("get", "cluster", "discourse-db-restored", "-n", ns, check=False).returncode == 0
+            ),
+            "the recovery Cluster",
+            timeout=180,
+        )
+        if process.poll() is None:
+            kubectl(
+                "patch",
+                "cluster",
+                "discourse-db-restored",
+                "-n",
+                ns,
+                "--subresource=status",
+                "--type=merge",
+                "-p",
+                json.dumps({"status": ready_status()}),
+            )
+        output, _ = process.communicate(timeout=900)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output[-4000:]
+    app_env = kubectl_json("get", "configmap", "app-forum-env", "-n", ns)["data"]
+    assert app_env["DISCOURSE_DB_HOST"] == f"discourse-db-restored-rw.{ns}.svc"
+    assert app_env["DISCOURSE_DB_NAME"] == "discourse"
+    web = kubectl_json("get", "deployment", "app-forum-web", "-n", ns)
+    password_env = [
+        e
+        for e in web["spec"]["template"]["spec"]["containers"][0]["env"]
+        if e["name"] == "DISCOURSE_DB_PASSWORD"
+    ]
+    assert password_env == [
+        {
+            "name": "DISCOURSE_DB_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": "discourse-db-app", "key": "password"}},
+        }
+    ]
+    recovered = kubectl_json("get", "cluster", "discourse-db-restored", "-n", ns)["spec"]
+    assert recovered["bootstrap"]["recovery"]["secret"] == {"name": "discourse-db-app"}
+    assert recovered["externalClusters"][0]["plugin"]["parameters"]["serverName"] == "discourse-db"
