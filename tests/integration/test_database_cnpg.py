@@ -118,7 +118,7 @@ def converge_playing_the_operator(varfile, namespace):
         )
         if process.poll() is None:
             play_operator(namespace)
-        output, _ = process.communicate(timeout=300)
+        output, _unused = process.communicate(timeout=300)
     finally:
         if process.poll() is None:
             process.kill()

@@ -129,7 +129,7 @@ def test_the_bootstrap_sql_is_one_statement_per_extension():
 def test_bootstrap_sql_installs_the_extensions_in_template1_and_the_app_database_idempotently(pg):
     pg.query('CREATE DATABASE "bootstrap_app"')
     try:
-        for _ in range(2):  # CloudNativePG aborts the bootstrap on an error: a rerun must not fail
+        for _attempt in range(2):  # CloudNativePG aborts the bootstrap on an error: a rerun must not fail
             run_sql(pg, "template1", EXTENSION_SQL)
             run_sql(pg, "bootstrap_app", EXTENSION_SQL)
 
@@ -167,7 +167,7 @@ def test_external_mode_creates_role_database_and_extensions_then_changes_nothing
     assert recap(first)["changed"] > 0
     assert password not in first.stdout + first.stderr
 
-    second, _ = converge(
+    second, _unused = converge(
         ansible,
         pg,
         tmp_path,
@@ -212,7 +212,7 @@ def test_external_mode_uses_an_existing_database_without_creating_anything(ansib
         discourse_database_owner="forum_existing_owner",
     )
     assert recap(first)["failed"] == 0, first.stdout
-    second, _ = converge(
+    second, _unused = converge(
         ansible,
         pg,
         tmp_path,
@@ -226,7 +226,7 @@ def test_external_mode_uses_an_existing_database_without_creating_anything(ansib
 
 
 def test_external_mode_names_a_missing_database(ansible, pg, tmp_path):
-    result, _ = converge(ansible, pg, tmp_path, discourse_database_name="forum_absent")
+    result, _unused = converge(ansible, pg, tmp_path, discourse_database_name="forum_absent")
 
     assert result.returncode != 0
     assert (

@@ -121,7 +121,7 @@ def test_external_mode_keeps_the_inventory_keys_in_the_secret(
     first = converge(ansible, tmp_path, values)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "forum-secret-not-for-logs" not in first.stdout + first.stderr
-    keys, _ = secret_data(rehearsal_namespace, "forum-s3")
+    keys, _unused = secret_data(rehearsal_namespace, "forum-s3")
     assert keys == {"access-key-id": "AKIAFORUMTEST", "secret-access-key": "forum-secret-not-for-logs"}
     assert sorted(b["Name"] for b in s3_server.client().list_buckets()["Buckets"]) == [BACKUPS, UPLOADS]
 
