@@ -444,3 +444,56 @@ def test_restore_playbook_switches_the_app_to_the_recovered_cluster(rehearsal_na
     recovered = kubectl_json("get", "cluster", "discourse-db-restored", "-n", ns)["spec"]
     assert recovered["bootstrap"]["recovery"]["secret"] == {"name": "discourse-db-app"}
     assert recovered["externalClusters"][0]["plugin"]["parameters"]["serverName"] == "discourse-db"
+
+
+@pytest.mark.rehearsal
+def test_cnpg_drill_recovers_a_throwaway_cluster_without_archiving_and_deletes_it(
+    rehearsal_namespace, tmp_path
+):
+    ns = rehearsal_namespace
+    varfile = write_vars(tmp_path, ns, discourse_backup_action="drill")
+    process = start(varfile)
+    try:
+        drill = wait_for(
+            lambda: process.poll() is not None or kubectl_json("get", "clusters", "-n", ns)["items"],
+            "the drill Cluster",
+            timeout=180,
+        )
+        assert process.poll() is None, process.communicate()[0]
+        (cluster,) = drill
+        kubectl(
+            "patch",
+            "cluster",
+            "discourse-pg-drill",
+            "-n",
+            ns,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            json.dumps({"status": ready_status()}),
+        )
+        output, _ = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert recap(output)["failed"] == 0, output
+    spec = cluster["spec"]
+    assert cluster["metadata"]["name"] == "discourse-pg-drill"
+    assert cluster["metadata"]["labels"]["app.kubernetes.io/component"] == "restore-drill"
+    assert spec["instances"] == 1
+    assert "plugins" not in spec  # a drill never archives into the object store
+    assert spec["bootstrap"]["recovery"]["source"] == "discourse-pg"
+    assert spec["externalClusters"][0]["plugin"]["parameters"] == {
+        "barmanObjectName": "discourse-pg-backups",
+        "serverName": "discourse-pg",
+    }
+    report = facts(tmp_path)["report"]
+    assert report == {
+        "method": "cnpg",
+        "drill_cluster": "discourse-pg-drill",
+        "recovered_from": "discourse-pg",
+        "phase": "Cluster in healthy state",
+        "ready_instances": 2,
+        "kept": False,
+    }
+    assert kubectl_json("get", "clusters", "-n", ns)["items"] == []
