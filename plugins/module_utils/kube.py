@@ -1,0 +1,918 @@
+# Copyright: (c) 2026, forumops.discourse contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A small Kubernetes REST client for server-side apply, with the pure logic around it.
+
+Standard library plus PyYAML only, so that the k8s_apply/k8s_get action plugins run it inside the
+controller's worker process (no module fork, no import of the kubernetes client) and the modules of
+the same names run it on a remote host.
+
+Pure functions (unit-tested): kubeconfig resolution, URL and query building, readiness predicates,
+changed detection, Secret redaction and the field-level diff. `KubeClient` does the HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import http.client
+import json
+import os
+import ssl
+import tempfile
+import time
+import urllib.parse
+
+try:
+    import yaml
+except ImportError:  # pragma: no cover - only on a remote host without PyYAML
+    yaml = None
+
+APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
+REDACTED = "<redacted>"
+SECRET_FIELDS = ("data", "stringData")
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+IN_CLUSTER_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+# Top-level fields that are not the object's content (compared for check mode and diffs).
+NOT_CONTENT = ("apiVersion", "kind", "metadata", "status")
+
+
+class KubeError(Exception):
+    """An error with a message fit for a user; `status` is the HTTP status when there was one."""
+
+    def __init__(self, message, status=None, reason=None):
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+# ---------------------------------------------------------------------------------------------
+# kubeconfig
+
+
+def kubeconfig_paths(explicit=None, environ=None):
+    """The kubeconfig files to read, in order: explicit, K8S_AUTH_KUBECONFIG, KUBECONFIG, ~/.kube/config."""
+    environ = os.environ if environ is None else environ
+    for value in (explicit, environ.get("K8S_AUTH_KUBECONFIG"), environ.get("KUBECONFIG")):
+        if value:
+            return [os.path.expanduser(p) for p in str(value).split(os.pathsep) if p]
+    return [os.path.join(os.path.expanduser("~"), ".kube", "config")]
+
+
+def merge_kubeconfigs(documents):
+    """Merge kubeconfig documents [(dict, base_dir)] as kubectl does: the first name wins.
+
+    Returns a dict with `clusters`, `users`, `contexts` mapping names to (entry, base_dir) and
+    `current-context` (the first non-empty one).
+    """
+    merged = {"clusters": {}, "users": {}, "contexts": {}, "current-context": ""}
+    sections = (("clusters", "cluster"), ("users", "user"), ("contexts", "context"))
+    for document, base_dir in documents:
+        document = document or {}
+        for section, key in sections:
+            for entry in document.get(section) or []:
+                name = entry.get("name")
+                if name is not None and name not in merged[section]:
+                    merged[section][name] = (entry.get(key) or {}, base_dir)
+        if not merged["current-context"] and document.get("current-context"):
+            merged["current-context"] = document["current-context"]
+    return merged
+
+
+def _relative(path, base_dir):
+    if not path:
+        return None
+    path = os.path.expanduser(str(path))
+    return path if os.path.isabs(path) else os.path.join(base_dir, path)
+
+
+def _b64(value, what):
+    try:
+        return base64.b64decode(value)
+    except (ValueError, TypeError) as exc:
+        raise KubeError(f"kubeconfig {what} is not valid base64: {exc}") from None
+
+
+def resolve_kubeconfig(merged, context=None):
+    """Turn merged kubeconfig documents into connection settings for one context.
+
+    Returns a dict: server, ca_data (bytes|None), ca_file, cert_data, cert_file, key_data, key_file,
+    token, token_file, username, password, insecure (bool), context. Raises KubeError naming what is
+    missing or unsupported (exec and auth-provider credential plugins, proxies).
+    """
+    name = context or merged.get("current-context")
+    if not name:
+        raise KubeError("the kubeconfig has no current-context; set one or pass context")
+    if name not in merged["contexts"]:
+        known = ", ".join(sorted(merged["contexts"])) or "none"
+        raise KubeError(f"context '{name}' is not in the kubeconfig (contexts: {known})")
+    ctx, _ctx_dir = merged["contexts"][name]
+    cluster_name = ctx.get("cluster")
+    if cluster_name not in merged["clusters"]:
+        raise KubeError(
+            f"context '{name}' names cluster '{cluster_name}', which the kubeconfig does not define"
+        )
+    cluster, cluster_dir = merged["clusters"][cluster_name]
+    user, user_dir = merged["users"].get(ctx.get("user"), ({}, cluster_dir))
+    if not cluster.get("server"):
+        raise KubeError(f"cluster '{cluster_name}' of the kubeconfig has no server")
+    if cluster.get("proxy-url"):
+        raise KubeError(
+            f"cluster '{cluster_name}' uses proxy-url, which forumops.discourse.k8s_apply does not support"
+        )
+    user_name = ctx.get("user")
+    if user.get("exec"):
+        command = user["exec"].get("command", "?")
+        raise KubeError(
+            f"kubeconfig user '{user_name}' gets its credentials from an exec plugin ({command}), which "
+            "forumops.discourse's in-process client does not support: use a kubeconfig with a client "
+            "certificate or a bearer token (token or tokenFile), e.g. a ServiceAccount token"
+        )
+    if user.get("auth-provider"):
+        provider = user["auth-provider"].get("name", "?")
+        raise KubeError(
+            f"kubeconfig user '{user_name}' uses the auth-provider '{provider}', which forumops.discourse's "
+            "in-process client does not support: use a client certificate or a bearer token "
+            "(token or tokenFile)"
+        )
+    return {
+        "context": name,
+        "server": str(cluster["server"]).rstrip("/"),
+        "ca_data": _b64(cluster["certificate-authority-data"], "certificate-authority-data")
+        if cluster.get("certificate-authority-data")
+        else None,
+        "ca_file": _relative(cluster.get("certificate-authority"), cluster_dir),
+        "insecure": bool(cluster.get("insecure-skip-tls-verify", False)),
+        "cert_data": _b64(user["client-certificate-data"], "client-certificate-data")
+        if user.get("client-certificate-data")
+        else None,
+        "cert_file": _relative(user.get("client-certificate"), user_dir),
+        "key_data": _b64(user["client-key-data"], "client-key-data") if user.get("client-key-data") else None,
+        "key_file": _relative(user.get("client-key"), user_dir),
+        "token": user.get("token"),
+        "token_file": _relative(user.get("tokenFile"), user_dir),
+        "username": user.get("username"),
+        "password": user.get("password"),
+    }
+
+
+def load_kubeconfig(path=None, context=None, environ=None):
+    """Read the kubeconfig file(s) and resolve one context (see resolve_kubeconfig).
+
+    Without any kubeconfig file, falls back to the in-cluster ServiceAccount when running in a pod.
+    """
+    environ = os.environ if environ is None else environ
+    paths = kubeconfig_paths(path, environ)
+    documents = []
+    for candidate in paths:
+        if not os.path.exists(candidate):
+            if path:
+                raise KubeError(f"kubeconfig {candidate} does not exist")
+            continue
+        if yaml is None:
+            raise KubeError("reading a kubeconfig needs the PyYAML Python package")
+        try:
+            with open(candidate, encoding="utf-8") as handle:
+                documents.append((yaml.safe_load(handle), os.path.dirname(os.path.abspath(candidate))))
+        except (OSError, yaml.YAMLError) as exc:
+            raise KubeError(f"cannot read kubeconfig {candidate}: {exc}") from None
+    if not documents:
+        if environ.get("KUBERNETES_SERVICE_HOST") and os.path.exists(os.path.join(IN_CLUSTER_DIR, "token")):
+            return in_cluster_config(environ)
+        raise KubeError(f"no kubeconfig found (looked at {', '.join(paths)}); pass kubeconfig")
+    return resolve_kubeconfig(merge_kubeconfigs(documents), context)
+
+
+def in_cluster_config(environ):
+    host = environ["KUBERNETES_SERVICE_HOST"]
+    host = f"[{host}]" if ":" in host else host
+    return {
+        "context": "in-cluster",
+        "server": f"https://{host}:{environ.get('KUBERNETES_SERVICE_PORT', '443')}",
+        "ca_data": None,
+        "ca_file": os.path.join(IN_CLUSTER_DIR, "ca.crt"),
+        "insecure": False,
+        "cert_data": None,
+        "cert_file": None,
+        "key_data": None,
+        "key_file": None,
+        "token": None,
+        "token_file": os.path.join(IN_CLUSTER_DIR, "token"),
+        "username": None,
+        "password": None,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# URLs
+
+
+def split_api_version(api_version):
+    """'apps/v1' -> ('apps', 'v1'); 'v1' -> ('', 'v1')."""
+    group, _sep, version = str(api_version).rpartition("/")
+    return group, version
+
+
+def discovery_path(api_version):
+    group, version = split_api_version(api_version)
+    return f"/api/{version}" if not group else f"/apis/{group}/{version}"
+
+
+def resource_path(api_version, plural, namespaced, namespace=None, name=None):
+    """The REST path of a collection (name None) or of one object."""
+    if namespaced and not namespace:
+        raise KubeError(
+            f"{plural} ({api_version}) are namespaced: the object needs metadata.namespace or namespace"
+        )
+    path = discovery_path(api_version)
+    if namespaced:
+        path += "/namespaces/" + urllib.parse.quote(namespace, safe="")
+    path += "/" + plural
+    if name is not None:
+        path += "/" + urllib.parse.quote(name, safe="")
+    return path
+
+
+def apply_query(field_manager, force=True, dry_run=False, validation="Strict"):
+    """The query string of a server-side apply PATCH."""
+    params = [("fieldManager", field_manager)]
+    if force:
+        params.append(("force", "true"))
+    if validation:
+        params.append(("fieldValidation", validation))
+    if dry_run:
+        params.append(("dryRun", "All"))
+    return urllib.parse.urlencode(params)
+
+
+def selector_string(selectors):
+    """Label or field selectors as a list of 'k=v' strings (or one string) -> 'k=v,k2=v2'."""
+    if not selectors:
+        return ""
+    if isinstance(selectors, str):
+        return selectors
+    return ",".join(str(s) for s in selectors)
+
+
+def parse_resources(api_resource_list):
+    """A discovery document (APIResourceList) -> {kind: (plural, namespaced)}; subresources skipped."""
+    result = {}
+    for resource in api_resource_list.get("resources") or []:
+        if "/" in resource.get("name", "/"):
+            continue
+        result.setdefault(resource["kind"], (resource["name"], bool(resource.get("namespaced"))))
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# definitions
+
+
+def expand_definitions(definitions):
+    """A list of objects, a multi-document YAML string, or a mix -> a flat list of object dicts.
+
+    Empty documents are dropped and `kind: List` (or any *List with items) is expanded.
+    """
+    if definitions is None:
+        return []
+    if isinstance(definitions, (str, bytes)):
+        if yaml is None:
+            raise KubeError("YAML definitions need the PyYAML Python package")
+        try:
+            items = list(yaml.safe_load_all(definitions))
+        except yaml.YAMLError as exc:
+            raise KubeError(f"definitions are not valid YAML: {exc}") from None
+    elif isinstance(definitions, dict):
+        items = [definitions]
+    else:
+        items = list(definitions)
+    objects = []
+    for item in items:
+        if item is None:
+            continue
+        if isinstance(item, (str, bytes)):
+            objects.extend(expand_definitions(item))
+            continue
+        if not isinstance(item, dict):
+            raise KubeError(f"a definition must be a mapping, got {type(item).__name__}: {str(item)[:80]}")
+        if str(item.get("kind", "")).endswith("List") and isinstance(item.get("items"), list):
+            objects.extend(expand_definitions(item["items"]))
+            continue
+        objects.append(item)
+    for obj in objects:
+        missing = [f for f in ("apiVersion", "kind") if not obj.get(f)]
+        if not (obj.get("metadata") or {}).get("name"):
+            missing.append("metadata.name")
+        if missing:
+            raise KubeError(f"a definition lacks {', '.join(missing)}: {describe(obj)}")
+    return objects
+
+
+def describe(obj):
+    """'Deployment ns/name' for messages."""
+    meta = obj.get("metadata") or {}
+    where = f"{meta['namespace']}/" if meta.get("namespace") else ""
+    return f"{obj.get('kind', '?')} {where}{meta.get('name', '?')}"
+
+
+def plain(value):
+    """A JSON round trip: plain dicts, lists and strings (drops str/dict subclasses' tags)."""
+    return json.loads(json.dumps(value))
+
+
+# ---------------------------------------------------------------------------------------------
+# results: redaction, changed detection, diffs
+
+
+def redact(obj):
+    """A copy of an object fit for results and logs: no Secret values, no managedFields.
+
+    Secrets keep their keys with the value REDACTED, and lose the last-applied annotation (which
+    holds the values when kubectl client-side apply was used).
+    """
+    if obj is None:
+        return None
+    obj = copy.deepcopy(obj)
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+    if obj.get("kind") == "Secret":
+        for field in SECRET_FIELDS:
+            if isinstance(obj.get(field), dict):
+                obj[field] = dict.fromkeys(obj[field], REDACTED)
+        if isinstance(meta, dict) and isinstance(meta.get("annotations"), dict):
+            meta["annotations"].pop(LAST_APPLIED, None)
+    return obj
+
+
+def content(obj):
+    """What check mode compares: everything but status and metadata, plus labels and annotations."""
+    if obj is None:
+        return None
+    meta = obj.get("metadata") or {}
+    result = {k: v for k, v in obj.items() if k not in NOT_CONTENT}
+    result["metadata"] = {"labels": meta.get("labels") or {}, "annotations": meta.get("annotations") or {}}
+    return result
+
+
+def apply_changed(before, after):
+    """Whether a (real) apply changed the object: created, or a new resourceVersion was stored."""
+    if before is None:
+        return after is not None
+    if after is None:
+        return True
+    return before["metadata"].get("resourceVersion") != after["metadata"].get("resourceVersion")
+
+
+def dry_run_changed(before, after):
+    """Whether a dry-run apply result differs from the live object (check mode)."""
+    return before is None or content(before) != content(after)
+
+
+def field_changes(before, after, path=""):
+    """[(dotted path, before, after)] for the leaves that differ; lists are compared whole."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        changes = []
+        for key in sorted(set(before) | set(after), key=str):
+            sub = f"{path}.{key}" if path else str(key)
+            changes.extend(field_changes(before.get(key, _ABSENT), after.get(key, _ABSENT), sub))
+        return changes
+    if before == after:
+        return []
+    return [(path, before, after)]
+
+
+class _Absent:
+    def __repr__(self):
+        return "(absent)"
+
+
+_ABSENT = _Absent()
+
+
+def _show(value, secret):
+    if value is _ABSENT:
+        return "(absent)"
+    if secret:
+        return REDACTED
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def diff_lines(before, after, action="apply"):
+    """A field-level summary of one object's change; Secret values are never shown."""
+    obj = after if after is not None else before
+    name = describe(obj)
+    if action == "delete":
+        return [f"- {name} (deleted)"] if before is not None else []
+    if before is None:
+        return [f"+ {name} (created)"]
+    secret = obj.get("kind") == "Secret"
+    lines = []
+    for path, old, new in field_changes(content(before), content(after)):
+        hidden = secret and path.split(".")[0] in SECRET_FIELDS
+        lines.append(f"~ {name} {path}: {_show(old, hidden)} -> {_show(new, hidden)}")
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# readiness
+
+
+def _conditions(obj):
+    return {c.get("type"): c for c in (obj.get("status") or {}).get("conditions") or []}
+
+
+def condition_met(obj, condition):
+    """Generic wait_condition {type, status (default 'True'), reason (optional)}."""
+    found = _conditions(obj).get(condition.get("type"))
+    if found is None:
+        return False
+    if str(found.get("status")) != str(condition.get("status", "True")):
+        return False
+    return not condition.get("reason") or found.get("reason") == condition["reason"]
+
+
+def readiness(obj, condition=None):
+    """(ready, failure) for an object: failure is a message when it can never become ready.
+
+    Deployment: observedGeneration >= generation, updated == available == spec replicas and no pod
+    of an old ReplicaSet left (status.replicas == updatedReplicas); fails on ProgressDeadlineExceeded.
+    StatefulSet: observed, readyReplicas == replicas and currentRevision == updateRevision.
+    DaemonSet: observed, every scheduled pod updated and ready. Job: Complete, or Failed (failure).
+    Pod: Ready condition. Other kinds, or with `condition`: that condition (or mere existence).
+    """
+    if obj is None:
+        return False, None
+    if condition:
+        return condition_met(obj, condition), None
+    kind = obj.get("kind")
+    meta = obj.get("metadata") or {}
+    status = obj.get("status") or {}
+    spec = obj.get("spec") or {}
+    observed = status.get("observedGeneration", 0) >= meta.get("generation", 0)
+    if kind == "Deployment":
+        progressing = _conditions(obj).get("Progressing") or {}
+        if progressing.get("reason") == "ProgressDeadlineExceeded":
+            return False, f"{describe(obj)} exceeded its progress deadline: {progressing.get('message', '')}"
+        want = spec.get("replicas", 1)
+        updated = status.get("updatedReplicas", 0)
+        return (
+            observed
+            and updated == want
+            and status.get("replicas", 0) == updated
+            and status.get("availableReplicas", 0) == want
+        ), None
+    if kind == "StatefulSet":
+        want = spec.get("replicas", 1)
+        revision_done = status.get("currentRevision") == status.get("updateRevision") or (
+            (spec.get("updateStrategy") or {}).get("type") == "OnDelete"
+        )
+        return observed and status.get("readyReplicas", 0) == want and revision_done, None
+    if kind == "DaemonSet":
+        want = status.get("desiredNumberScheduled", 0)
+        return (
+            observed
+            and status.get("updatedNumberScheduled", 0) == want
+            and status.get("numberReady", 0) == want
+        ), None
+    if kind == "Job":
+        conditions = _conditions(obj)
+        if str((conditions.get("Failed") or {}).get("status")) == "True":
+            failed = conditions["Failed"]
+            meta = obj.get("metadata") or {}
+            return False, (
+                f"{describe(obj)} failed ({failed.get('reason', '')}: {failed.get('message', '')}). "
+                f"Read its pods' logs (kubectl logs -n {meta.get('namespace')} job/{meta.get('name')}), "
+                "fix the cause, delete the Job and run again: an existing Job is not re-run"
+            )
+        return str((conditions.get("Complete") or {}).get("status")) == "True", None
+    if kind == "Pod":
+        if status.get("phase") == "Failed":
+            return False, f"{describe(obj)} failed"
+        return condition_met(obj, {"type": "Ready"}) or status.get("phase") == "Succeeded", None
+    return True, None
+
+
+# ---------------------------------------------------------------------------------------------
+# the client
+
+
+def _ssl_context(config):
+    # The system trust store is loaded only when the kubeconfig names no CA (loading it costs ~30 ms).
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if config.get("insecure"):
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif config.get("ca_data") or config.get("ca_file"):
+        context.load_verify_locations(
+            cafile=config.get("ca_file") or None,
+            cadata=config["ca_data"].decode("ascii") if config.get("ca_data") else None,
+        )
+    else:
+        context.load_default_certs()
+    cert_file, key_file = config.get("cert_file"), config.get("key_file")
+    if config.get("cert_data") or config.get("key_data"):
+        # ssl loads client certificates from files only: a private directory, removed at once.
+        with tempfile.TemporaryDirectory(prefix="forumops-kube-") as private:
+            if config.get("cert_data"):
+                cert_file = os.path.join(private, "cert.pem")
+                _write_private(cert_file, config["cert_data"])
+            if config.get("key_data"):
+                key_file = os.path.join(private, "key.pem")
+                _write_private(key_file, config["key_data"])
+            context.load_cert_chain(cert_file, key_file)
+    elif cert_file:
+        context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+def _write_private(path, data):
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+
+
+class KubeClient:
+    """One keep-alive HTTPS connection to the API server, with a per-process discovery cache."""
+
+    def __init__(self, config, timeout=60):
+        self.config = config
+        self.timeout = timeout
+        parsed = urllib.parse.urlsplit(config["server"])
+        self.scheme = parsed.scheme
+        self.host = parsed.hostname
+        self.port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        self.prefix = parsed.path.rstrip("/")
+        self._ssl = _ssl_context(config) if parsed.scheme == "https" else None
+        self._connection = None
+        self._resources = {}
+
+    def _headers(self):
+        headers = {"Accept": "application/json", "User-Agent": "forumops.discourse/k8s_apply"}
+        token = self.config.get("token")
+        if not token and self.config.get("token_file"):
+            with open(self.config["token_file"], encoding="utf-8") as handle:
+                token = handle.read().strip()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        elif self.config.get("username"):
+            pair = f"{self.config['username']}:{self.config.get('password') or ''}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        return headers
+
+    def _connect(self):
+        if self.scheme == "https":
+            return http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=self._ssl)
+        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+
+    def request(self, method, path, query="", body=None, content_type="application/json"):
+        """Send one request; returns the decoded JSON body. Raises KubeError for 4xx/5xx."""
+        url = self.prefix + path + (f"?{query}" if query else "")
+        headers = self._headers()
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode("utf-8")
+            headers["Content-Type"] = content_type
+        for attempt in (1, 2):
+            if self._connection is None:
+                self._connection = self._connect()
+            try:
+                self._connection.request(method, url, body=payload, headers=headers)
+                response = self._connection.getresponse()
+                data = response.read()
+                break
+            except (http.client.HTTPException, ConnectionError, BrokenPipeError) as exc:
+                # A keep-alive connection the server closed: reconnect once.
+                self.close()
+                if attempt == 2:
+                    raise KubeError(f"{method} {path} failed: {exc}") from None
+            except (OSError, ssl.SSLError) as exc:
+                self.close()
+                raise KubeError(
+                    f"cannot reach the Kubernetes API at {self.config['server']}: {exc}"
+                ) from None
+        try:
+            decoded = json.loads(data) if data else {}
+        except ValueError:
+            decoded = {"message": data.decode("utf-8", "replace")[:500]}
+        if response.status >= 400:
+            message = decoded.get("message") if isinstance(decoded, dict) else None
+            raise KubeError(
+                f"{method} {path}: {response.status} {message or response.reason}",
+                status=response.status,
+                reason=decoded.get("reason") if isinstance(decoded, dict) else None,
+            )
+        return decoded
+
+    def close(self):
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    # discovery ------------------------------------------------------------------------------
+
+    def resource(self, api_version, kind):
+        """(plural, namespaced) of a kind; discovery is cached, and refreshed once on a miss."""
+        for refresh in (False, True):
+            known = self._resources.get(api_version)
+            if known is None or refresh:
+                try:
+                    known = parse_resources(self.request("GET", discovery_path(api_version)))
+                except KubeError as exc:
+                    if exc.status == 404:
+                        raise KubeError(
+                            f"the API server does not serve {api_version} "
+                            "(is its CustomResourceDefinition installed?)",
+                            status=404,
+                        ) from None
+                    raise
+                self._resources[api_version] = known
+            if kind in known:
+                return known[kind]
+        raise KubeError(f"the API server has no kind {kind} in {api_version}", status=404)
+
+    def path_of(self, obj, namespace=None, name=True):
+        plural, namespaced = self.resource(obj["apiVersion"], obj["kind"])
+        meta = obj.get("metadata") or {}
+        return resource_path(
+            obj["apiVersion"],
+            plural,
+            namespaced,
+            (meta.get("namespace") or namespace) if namespaced else None,
+            meta.get("name") if name else None,
+        )
+
+    # verbs ----------------------------------------------------------------------------------
+
+    def get(self, obj, namespace=None):
+        """The live object, or None when it does not exist."""
+        try:
+            return self.request("GET", self.path_of(obj, namespace))
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list(self, api_version, kind, namespace=None, label_selector="", field_selector=""):
+        plural, namespaced = self.resource(api_version, kind)
+        path = resource_path(api_version, plural, namespaced and bool(namespace), namespace)
+        params = [
+            (k, v) for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector)) if v
+        ]
+        found = self.request("GET", path, urllib.parse.urlencode(params))
+        items = found.get("items") or []
+        for item in items:
+            item.setdefault("apiVersion", api_version)
+            item.setdefault("kind", kind)
+        return items
+
+    def apply(self, obj, field_manager, force=True, dry_run=False, namespace=None, validation="Strict"):
+        return self.request(
+            "PATCH",
+            self.path_of(obj, namespace),
+            apply_query(field_manager, force, dry_run, validation),
+            body=obj,
+            content_type=APPLY_CONTENT_TYPE,
+        )
+
+    def delete(self, obj, namespace=None, dry_run=False):
+        query = urllib.parse.urlencode(
+            [("propagationPolicy", "Background")] + ([("dryRun", "All")] if dry_run else [])
+        )
+        try:
+            return self.request("DELETE", self.path_of(obj, namespace), query)
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+
+_CLIENTS = {}
+
+
+def client_for(kubeconfig=None, context=None, overrides=None, environ=None):
+    """A cached KubeClient per (kubeconfig, context, overrides) in this process."""
+    key = (str(kubeconfig), str(context), json.dumps(overrides or {}, sort_keys=True, default=str))
+    client = _CLIENTS.get(key)
+    if client is None:
+        if overrides and overrides.get("server"):
+            config = {
+                "context": None,
+                "server": overrides["server"].rstrip("/"),
+                "ca_data": None,
+                "ca_file": None,
+                "insecure": False,
+                "cert_data": None,
+                "cert_file": None,
+                "key_data": None,
+                "key_file": None,
+                "token": None,
+                "token_file": None,
+                "username": None,
+                "password": None,
+            }
+        else:
+            config = load_kubeconfig(kubeconfig, context, environ)
+        for field, value in (overrides or {}).items():
+            if value is not None and field != "server":
+                config[field] = value
+        client = KubeClient(config)
+        _CLIENTS[key] = client
+    return client
+
+
+# ---------------------------------------------------------------------------------------------
+# the whole task: apply or delete a list of objects, optionally wait
+
+
+def run_apply(
+    client,
+    definitions,
+    field_manager="forumops.discourse",
+    force=True,
+    state="present",
+    namespace=None,
+    check_mode=False,
+    want_diff=False,
+    wait=False,
+    wait_condition=None,
+    wait_timeout=120,
+    wait_sleep=1,
+    validation="Strict",
+    create_only=False,
+    sleep=time.sleep,
+    clock=time.monotonic,
+):
+    """Apply (or delete) the objects in order; returns {changed, resources, diff?}.
+
+    Raises KubeError with the object named when the API refuses one or a wait fails.
+    """
+    objects = [plain(obj) for obj in expand_definitions(definitions)]
+    changed = False
+    results = []
+    lines = []
+    for obj in objects:
+        namespaced = namespace and not obj["metadata"].get("namespace")
+        if namespaced and client.resource(obj["apiVersion"], obj["kind"])[1]:
+            obj["metadata"]["namespace"] = namespace
+        try:
+            before = client.get(obj, namespace)
+            if state == "absent":
+                after = None
+                if before is not None:
+                    client.delete(obj, namespace, dry_run=check_mode)
+                    changed = True
+                if want_diff:
+                    lines.extend(diff_lines(before, None, "delete"))
+                results.append(None if before is None else before)
+                continue
+            if create_only and before is not None:
+                results.append(before)
+                continue
+            after = client.apply(obj, field_manager, force, check_mode, namespace, validation)
+        except KubeError as exc:
+            raise KubeError(f"{describe(obj)}: {exc}", exc.status, exc.reason) from None
+        this_changed = dry_run_changed(before, after) if check_mode else apply_changed(before, after)
+        changed = changed or this_changed
+        if want_diff and this_changed:
+            lines.extend(diff_lines(before, after))
+        results.append(after)
+    if wait and not check_mode:
+        results = wait_for_objects(
+            client, results, objects, state, namespace, wait_condition, wait_timeout, wait_sleep, sleep, clock
+        )
+    outcome = {"changed": changed, "resources": [redact(r) for r in results if r is not None]}
+    if want_diff:
+        outcome["diff"] = {"prepared": "\n".join(lines)}
+    return outcome
+
+
+def wait_for_objects(client, results, objects, state, namespace, condition, timeout, interval, sleep, clock):
+    """Poll until every object is ready (present) or gone (absent); returns the final objects."""
+    deadline = clock() + float(timeout)
+    current = list(results)
+    pending = list(range(len(objects)))
+    while True:
+        still = []
+        for index in pending:
+            obj = current[index]
+            if state == "absent":
+                if obj is not None:
+                    current[index] = obj = client.get(objects[index], namespace)
+                if obj is not None:
+                    still.append(index)
+                continue
+            ready, failure = readiness(obj, condition)
+            if failure:
+                raise KubeError(failure)
+            if not ready:
+                still.append(index)
+        if not still:
+            return current
+        if clock() >= deadline:
+            waiting = ", ".join(describe(current[i] or objects[i]) for i in still)
+            verb = "deletion of" if state == "absent" else "readiness of"
+            raise KubeError(f"timed out after {timeout}s waiting for the {verb} {waiting}")
+        sleep(float(interval))
+        pending = still
+        if state != "absent":
+            for index in pending:
+                current[index] = client.get(objects[index], namespace)
+
+
+# ---------------------------------------------------------------------------------------------
+# argument specs shared by the action plugins and the modules
+
+CONNECTION_SPEC = {
+    "kubeconfig": {"type": "raw"},
+    "context": {"type": "str"},
+    "host": {"type": "str"},
+    "api_key": {"type": "str", "no_log": True},
+    "validate_certs": {"type": "bool"},
+    "ca_cert": {"type": "path"},
+    "client_cert": {"type": "path"},
+    "client_key": {"type": "path"},
+}
+CONNECTION_KEYS = tuple(CONNECTION_SPEC)
+
+APPLY_SPEC = dict(
+    CONNECTION_SPEC,
+    definitions={"type": "raw"},
+    template={"type": "raw"},
+    namespace={"type": "str"},
+    state={"type": "str", "default": "present", "choices": ["present", "absent"]},
+    field_manager={"type": "str", "default": "forumops.discourse"},
+    force_conflicts={"type": "bool", "default": True},
+    validation={"type": "str", "default": "Strict", "choices": ["Strict", "Warn", "Ignore"]},
+    wait={"type": "bool", "default": False},
+    wait_condition={
+        "type": "dict",
+        "options": {
+            "type": {"type": "str", "required": True},
+            "status": {"type": "str", "default": "True", "choices": ["True", "False", "Unknown"]},
+            "reason": {"type": "str"},
+        },
+    },
+    wait_timeout={"type": "int", "default": 120},
+    wait_sleep={"type": "int", "default": 1},
+    create_only={"type": "bool", "default": False},
+)
+
+GET_SPEC = dict(
+    CONNECTION_SPEC,
+    api_version={"type": "str", "default": "v1"},
+    kind={"type": "str", "required": True},
+    name={"type": "str"},
+    namespace={"type": "str"},
+    label_selectors={"type": "list", "elements": "str", "default": []},
+    field_selectors={"type": "list", "elements": "str", "default": []},
+)
+
+
+def connection_overrides(params):
+    """Explicit connection options -> KubeClient config fields that replace the kubeconfig's."""
+    overrides = {}
+    if params.get("host"):
+        overrides["server"] = params["host"]
+    if params.get("api_key"):
+        overrides["token"] = params["api_key"]
+    if params.get("validate_certs") is not None:
+        overrides["insecure"] = not params["validate_certs"]
+    if params.get("ca_cert"):
+        overrides.update(ca_file=params["ca_cert"], ca_data=b"")
+    if params.get("client_cert"):
+        overrides.update(cert_file=params["client_cert"], cert_data=b"")
+    if params.get("client_key"):
+        overrides.update(key_file=params["client_key"], key_data=b"")
+    return overrides
+
+
+def client_from_params(params):
+    kubeconfig = params.get("kubeconfig")
+    if isinstance(kubeconfig, dict):
+        raise KubeError("kubeconfig must be a path; an inline kubeconfig dict is not supported")
+    return client_for(kubeconfig or None, params.get("context"), connection_overrides(params))
+
+
+def run_get(client, params):
+    """k8s_get: {resources: [...]} like kubernetes.core.k8s_info (Secret data included: use no_log)."""
+    labels = selector_string(params.get("label_selectors"))
+    fields = selector_string(params.get("field_selectors"))
+    api_version, kind, name = params.get("api_version") or "v1", params["kind"], params.get("name")
+    try:
+        client.resource(api_version, kind)
+    except KubeError as exc:
+        if exc.status == 404:
+            return {"changed": False, "resources": [], "api_found": False}
+        raise
+    if name and not labels and not fields:
+        obj = {"apiVersion": api_version, "kind": kind, "metadata": {"name": name}}
+        found = client.get(obj, params.get("namespace"))
+        found = [] if found is None else [found]
+    else:
+        if name:
+            fields = ",".join(filter(None, [fields, f"metadata.name={name}"]))
+        found = client.list(api_version, kind, params.get("namespace"), labels, fields)
+    for item in found:
+        (item.get("metadata") or {}).pop("managedFields", None)
+    return {"changed": False, "resources": found, "api_found": True}

@@ -1,0 +1,391 @@
+"""module_utils/kube: kubeconfig, URLs, readiness, changed detection, redaction, diffs; no server."""
+
+import base64
+import os
+
+import pytest
+
+from ansible_collections.forumops.discourse.plugins.module_utils import kube
+
+CA = b"-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n"
+
+
+def b64(data):
+    return base64.b64encode(data).decode()
+
+
+def kubeconfig(user=None, cluster=None, current="dev"):
+    return {
+        "clusters": [{"name": "c1", "cluster": cluster or {"server": "https://10.0.0.1:6443/"}}],
+        "users": [{"name": "u1", "user": user or {"token": "t0k3n"}}],
+        "contexts": [{"name": "dev", "context": {"cluster": "c1", "user": "u1"}}],
+        "current-context": current,
+    }
+
+
+def resolve(document, context=None, base_dir="/etc/kube"):
+    return kube.resolve_kubeconfig(kube.merge_kubeconfigs([(document, base_dir)]), context)
+
+
+# kubeconfig -------------------------------------------------------------------------------------
+
+
+def test_kubeconfig_paths_prefer_the_option_then_k8s_auth_then_kubeconfig_then_home():
+    env = {"K8S_AUTH_KUBECONFIG": "/a", "KUBECONFIG": f"/b{os.pathsep}/c"}
+    assert kube.kubeconfig_paths("/x", env) == ["/x"]
+    assert kube.kubeconfig_paths(None, env) == ["/a"]
+    assert kube.kubeconfig_paths(None, {"KUBECONFIG": f"/b{os.pathsep}/c"}) == ["/b", "/c"]
+    assert kube.kubeconfig_paths(None, {}) == [os.path.expanduser("~/.kube/config")]
+
+
+def test_merged_kubeconfigs_keep_the_first_entry_of_a_name_and_the_first_current_context():
+    first = ({"clusters": [{"name": "c", "cluster": {"server": "https://one"}}], "current-context": ""}, "/1")
+    second = (
+        {"clusters": [{"name": "c", "cluster": {"server": "https://two"}}], "current-context": "dev"},
+        "/2",
+    )
+    merged = kube.merge_kubeconfigs([first, second])
+    assert merged["clusters"] == {"c": ({"server": "https://one"}, "/1")}
+    assert merged["current-context"] == "dev"
+
+
+def test_a_token_context_resolves_to_server_and_token():
+    assert resolve(kubeconfig()) == {
+        "context": "dev",
+        "server": "https://10.0.0.1:6443",
+        "ca_data": None,
+        "ca_file": None,
+        "insecure": False,
+        "cert_data": None,
+        "cert_file": None,
+        "key_data": None,
+        "key_file": None,
+        "token": "t0k3n",
+        "token_file": None,
+        "username": None,
+        "password": None,
+    }
+
+
+def test_inline_data_is_decoded_and_relative_files_are_relative_to_the_kubeconfig():
+    config = resolve(
+        kubeconfig(
+            user={
+                "client-certificate": "certs/me.crt",
+                "client-key-data": b64(b"KEY"),
+                "tokenFile": "/run/tok",
+            },
+            cluster={
+                "server": "https://k",
+                "certificate-authority-data": b64(CA),
+                "insecure-skip-tls-verify": True,
+            },
+        ),
+        base_dir="/home/ops/.kube",
+    )
+    assert (config["ca_data"], config["insecure"]) == (CA, True)
+    assert (config["cert_file"], config["key_data"]) == ("/home/ops/.kube/certs/me.crt", b"KEY")
+    assert config["token_file"] == "/run/tok"
+
+
+def test_an_exec_credential_plugin_is_refused_naming_the_user_and_command():
+    document = kubeconfig(user={"exec": {"command": "aws", "args": ["eks", "get-token"]}})
+    with pytest.raises(kube.KubeError) as error:
+        resolve(document)
+    assert str(error.value) == (
+        "kubeconfig user 'u1' gets its credentials from an exec plugin (aws), which forumops.discourse's "
+        "in-process client does not support: use a kubeconfig with a client certificate or a bearer "
+        "token (token or tokenFile), e.g. a ServiceAccount token"
+    )
+
+
+def test_an_auth_provider_is_refused_naming_it():
+    with pytest.raises(kube.KubeError, match=r"uses the auth-provider 'oidc', which forumops\.discourse's"):
+        resolve(kubeconfig(user={"auth-provider": {"name": "oidc"}}))
+
+
+def test_an_unknown_context_lists_the_known_ones():
+    with pytest.raises(kube.KubeError) as error:
+        resolve(kubeconfig(), context="prod")
+    assert str(error.value) == "context 'prod' is not in the kubeconfig (contexts: dev)"
+
+
+def test_a_missing_explicit_kubeconfig_is_named(tmp_path):
+    with pytest.raises(kube.KubeError) as error:
+        kube.load_kubeconfig(str(tmp_path / "nope"), environ={})
+    assert str(error.value) == f"kubeconfig {tmp_path / 'nope'} does not exist"
+
+
+def test_a_kubeconfig_file_is_read_and_resolved(tmp_path):
+    (tmp_path / "config").write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: dev\n"
+        "clusters: [{name: c1, cluster: {server: 'https://k:6443', certificate-authority: ca.pem}}]\n"
+        "users: [{name: u1, user: {token: abc}}]\n"
+        "contexts: [{name: dev, context: {cluster: c1, user: u1}}]\n"
+    )
+    config = kube.load_kubeconfig(environ={"KUBECONFIG": str(tmp_path / "config")})
+    assert (config["server"], config["ca_file"], config["token"]) == (
+        "https://k:6443",
+        str(tmp_path / "ca.pem"),
+        "abc",
+    )
+
+
+def test_explicit_connection_options_override_the_kubeconfig():
+    assert kube.connection_overrides(
+        {"host": "https://api:6443", "api_key": "tok", "validate_certs": False, "ca_cert": "/ca"}
+    ) == {"server": "https://api:6443", "token": "tok", "insecure": True, "ca_file": "/ca", "ca_data": b""}
+    assert kube.connection_overrides({"kubeconfig": "/k", "validate_certs": None}) == {}
+
+
+# URLs --------------------------------------------------------------------------------------------
+
+
+def test_paths_for_core_group_namespaced_and_cluster_scoped_kinds():
+    assert kube.resource_path("v1", "secrets", True, "forum", "db") == "/api/v1/namespaces/forum/secrets/db"
+    assert (
+        kube.resource_path("apps/v1", "deployments", True, "forum")
+        == "/apis/apps/v1/namespaces/forum/deployments"
+    )
+    assert kube.resource_path("postgresql.cnpg.io/v1", "clusters", True, "f", "db") == (
+        "/apis/postgresql.cnpg.io/v1/namespaces/f/clusters/db"
+    )
+    assert kube.resource_path("v1", "namespaces", False, None, "forum") == "/api/v1/namespaces/forum"
+    assert kube.discovery_path("batch/v1") == "/apis/batch/v1"
+
+
+def test_a_namespaced_kind_without_namespace_is_an_error():
+    with pytest.raises(kube.KubeError) as error:
+        kube.resource_path("v1", "configmaps", True, None, "env")
+    assert (
+        str(error.value) == "configmaps (v1) are namespaced: the object needs metadata.namespace or namespace"
+    )
+
+
+def test_apply_query_forces_validates_strictly_and_dry_runs_on_request():
+    assert (
+        kube.apply_query("forumops.discourse")
+        == "fieldManager=forumops.discourse&force=true&fieldValidation=Strict"
+    )
+    assert kube.apply_query("me", force=False, dry_run=True, validation="Warn") == (
+        "fieldManager=me&fieldValidation=Warn&dryRun=All"
+    )
+
+
+def test_selectors_join_with_commas():
+    assert kube.selector_string(["a=b", "c!=d"]) == "a=b,c!=d"
+    assert kube.selector_string("a=b") == "a=b"
+    assert kube.selector_string([]) == ""
+
+
+def test_discovery_maps_kinds_to_plural_and_scope_without_subresources():
+    document = {
+        "resources": [
+            {"name": "deployments", "kind": "Deployment", "namespaced": True},
+            {"name": "deployments/scale", "kind": "Scale", "namespaced": True},
+            {"name": "namespaces", "kind": "Namespace", "namespaced": False},
+        ]
+    }
+    assert kube.parse_resources(document) == {
+        "Deployment": ("deployments", True),
+        "Namespace": ("namespaces", False),
+    }
+
+
+# definitions ---------------------------------------------------------------------------------------
+
+
+def test_multi_document_yaml_and_lists_expand_to_objects_in_order():
+    text = "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n# only a comment\n---\n"
+    listed = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "b"}}],
+    }
+    objects = kube.expand_definitions([text, listed])
+    assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [("ConfigMap", "a"), ("Secret", "b")]
+
+
+def test_a_definition_without_name_is_refused_naming_what_lacks():
+    with pytest.raises(kube.KubeError) as error:
+        kube.expand_definitions([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"namespace": "x"}}])
+    assert str(error.value) == "a definition lacks metadata.name: ConfigMap x/?"
+
+
+# redaction, changes, diffs -------------------------------------------------------------------------
+
+
+SECRET = {
+    "apiVersion": "v1",
+    "kind": "Secret",
+    "metadata": {
+        "name": "smtp",
+        "namespace": "forum",
+        "resourceVersion": "7",
+        "managedFields": [{"manager": "forumops.discourse"}],
+        "annotations": {kube.LAST_APPLIED: '{"data": {"password": "c2VjcmV0"}}', "note": "kept"},
+    },
+    "data": {"password": "c2VjcmV0", "user": "dXNlcg=="},
+    "stringData": {"token": "plain"},
+}
+
+
+def test_secret_values_are_redacted_keys_kept_and_the_input_untouched():
+    assert kube.redact(SECRET) == {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": "smtp",
+            "namespace": "forum",
+            "resourceVersion": "7",
+            "annotations": {"note": "kept"},
+        },
+        "data": {"password": "<redacted>", "user": "<redacted>"},
+        "stringData": {"token": "<redacted>"},
+    }
+    assert SECRET["data"]["password"] == "c2VjcmV0"
+
+
+def test_other_kinds_only_lose_managed_fields():
+    config_map = {"kind": "ConfigMap", "metadata": {"name": "e", "managedFields": []}, "data": {"A": "1"}}
+    assert kube.redact(config_map) == {"kind": "ConfigMap", "metadata": {"name": "e"}, "data": {"A": "1"}}
+
+
+def test_changed_means_created_or_a_new_resource_version():
+    old = {"metadata": {"resourceVersion": "10"}}
+    assert kube.apply_changed(None, old) is True
+    assert kube.apply_changed(old, {"metadata": {"resourceVersion": "10"}}) is False
+    assert kube.apply_changed(old, {"metadata": {"resourceVersion": "11"}}) is True
+
+
+def test_dry_run_changed_compares_content_labels_and_annotations_not_status_or_versions():
+    live = {
+        "kind": "Deployment",
+        "metadata": {"name": "w", "resourceVersion": "1", "generation": 1, "labels": {"a": "1"}},
+        "spec": {"replicas": 2},
+        "status": {"readyReplicas": 2},
+    }
+    same = dict(live, metadata=dict(live["metadata"], resourceVersion="2", generation=2), status={})
+    assert kube.dry_run_changed(live, same) is False
+    assert kube.dry_run_changed(live, dict(live, spec={"replicas": 3})) is True
+    assert kube.dry_run_changed(live, dict(live, metadata={"name": "w", "labels": {"a": "2"}})) is True
+    assert kube.dry_run_changed(None, live) is True
+
+
+def test_diff_lines_name_each_changed_field():
+    before = {
+        "kind": "ConfigMap",
+        "metadata": {"name": "env", "namespace": "f"},
+        "data": {"A": "1", "B": "2"},
+    }
+    after = {
+        "kind": "ConfigMap",
+        "metadata": {"name": "env", "namespace": "f", "labels": {"x": "y"}},
+        "data": {"A": "9"},
+    }
+    assert kube.diff_lines(before, after) == [
+        '~ ConfigMap f/env data.A: "1" -> "9"',
+        '~ ConfigMap f/env data.B: "2" -> (absent)',
+        '~ ConfigMap f/env metadata.labels.x: (absent) -> "y"',
+    ]
+    assert kube.diff_lines(None, after) == ["+ ConfigMap f/env (created)"]
+    assert kube.diff_lines(before, None, "delete") == ["- ConfigMap f/env (deleted)"]
+
+
+def test_secret_diffs_never_show_values():
+    after = dict(SECRET, data={"password": "bmV3", "user": "dXNlcg=="})
+    assert kube.diff_lines(SECRET, after) == ["~ Secret forum/smtp data.password: <redacted> -> <redacted>"]
+
+
+# readiness ------------------------------------------------------------------------------------------
+
+
+def deployment(generation=2, observed=2, want=3, replicas=3, updated=3, available=3, conditions=()):
+    return {
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "f", "generation": generation},
+        "spec": {"replicas": want},
+        "status": {
+            "observedGeneration": observed,
+            "replicas": replicas,
+            "updatedReplicas": updated,
+            "availableReplicas": available,
+            "conditions": list(conditions),
+        },
+    }
+
+
+def test_a_deployment_is_ready_when_observed_updated_available_and_no_old_pod_left():
+    assert kube.readiness(deployment()) == (True, None)
+    assert kube.readiness(deployment(observed=1)) == (False, None)
+    assert kube.readiness(deployment(replicas=4)) == (False, None)  # an old ReplicaSet's pod is left
+    assert kube.readiness(deployment(updated=2, replicas=2)) == (False, None)
+    assert kube.readiness(deployment(available=2)) == (False, None)
+
+
+def test_a_deployment_past_its_progress_deadline_fails():
+    stuck = deployment(
+        available=2,
+        conditions=[
+            {
+                "type": "Progressing",
+                "status": "False",
+                "reason": "ProgressDeadlineExceeded",
+                "message": "slow",
+            }
+        ],
+    )
+    assert kube.readiness(stuck) == (False, "Deployment f/web exceeded its progress deadline: slow")
+
+
+def test_a_statefulset_is_ready_when_all_replicas_are_ready_on_the_update_revision():
+    sts = {
+        "kind": "StatefulSet",
+        "metadata": {"name": "v", "generation": 1},
+        "spec": {"replicas": 1},
+        "status": {
+            "observedGeneration": 1,
+            "readyReplicas": 1,
+            "currentRevision": "v-1",
+            "updateRevision": "v-1",
+        },
+    }
+    assert kube.readiness(sts) == (True, None)
+    assert kube.readiness(dict(sts, status=dict(sts["status"], updateRevision="v-2"))) == (False, None)
+    assert kube.readiness(dict(sts, status=dict(sts["status"], readyReplicas=0))) == (False, None)
+
+
+def test_a_job_is_ready_when_complete_and_fails_with_a_hint_when_failed():
+    job = {"kind": "Job", "metadata": {"name": "m", "namespace": "f"}, "status": {}}
+    assert kube.readiness(job) == (False, None)
+    complete = dict(job, status={"conditions": [{"type": "Complete", "status": "True"}]})
+    assert kube.readiness(complete) == (True, None)
+    failed = dict(
+        job,
+        status={
+            "conditions": [
+                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "limit"}
+            ]
+        },
+    )
+    assert kube.readiness(failed) == (
+        False,
+        "Job f/m failed (BackoffLimitExceeded: limit). Read its pods' logs (kubectl logs -n f job/m), "
+        "fix the cause, delete the Job and run again: an existing Job is not re-run",
+    )
+
+
+def test_a_wait_condition_matches_type_status_and_reason():
+    cluster = {
+        "kind": "Cluster",
+        "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Healthy"}]},
+    }
+    assert kube.readiness(cluster, {"type": "Ready"}) == (True, None)
+    assert kube.readiness(cluster, {"type": "Ready", "status": "False"}) == (False, None)
+    assert kube.readiness(cluster, {"type": "Ready", "reason": "Other"}) == (False, None)
+    assert kube.readiness(cluster, {"type": "Available"}) == (False, None)
+
+
+def test_other_kinds_are_ready_when_they_exist():
+    assert kube.readiness({"kind": "ConfigMap", "metadata": {"name": "e"}}) == (True, None)
+    assert kube.readiness(None) == (False, None)
