@@ -743,7 +743,7 @@ def run_apply(
     sleep=time.sleep,
     clock=time.monotonic,
 ):
-    """Apply (or delete) the objects in order; returns {changed, resources, diff?}.
+    """Apply (or delete) the objects in order; returns {changed, changed_objects, resources, diff?}.
 
     Raises KubeError with the object named when the API refuses one or a wait fails.
     """
@@ -751,6 +751,7 @@ def run_apply(
     changed = False
     results = []
     lines = []
+    changed_objects = []
     for obj in objects:
         namespaced = namespace and not obj["metadata"].get("namespace")
         if namespaced and client.resource(obj["apiVersion"], obj["kind"])[1]:
@@ -762,6 +763,7 @@ def run_apply(
                 if before is not None:
                     client.delete(obj, namespace, dry_run=check_mode)
                     changed = True
+                    changed_objects.append(f"{obj['kind']}/{obj['metadata']['name']}")
                 if want_diff:
                     lines.extend(diff_lines(before, None, "delete"))
                 results.append(None if before is None else before)
@@ -774,6 +776,8 @@ def run_apply(
             raise KubeError(f"{describe(obj)}: {exc}", exc.status, exc.reason) from None
         this_changed = dry_run_changed(before, after) if check_mode else apply_changed(before, after)
         changed = changed or this_changed
+        if this_changed:
+            changed_objects.append(f"{obj['kind']}/{obj['metadata']['name']}")
         if want_diff and this_changed:
             lines.extend(diff_lines(before, after))
         results.append(after)
@@ -781,7 +785,11 @@ def run_apply(
         results = wait_for_objects(
             client, results, objects, state, namespace, wait_condition, wait_timeout, wait_sleep, sleep, clock
         )
-    outcome = {"changed": changed, "resources": [redact(r) for r in results if r is not None]}
+    outcome = {
+        "changed": changed,
+        "changed_objects": changed_objects,
+        "resources": [redact(r) for r in results if r is not None],
+    }
     if want_diff:
         outcome["diff"] = {"prepared": "\n".join(lines)}
     return outcome
@@ -866,6 +874,10 @@ GET_SPEC = dict(
     namespace={"type": "str"},
     label_selectors={"type": "list", "elements": "str", "default": []},
     field_selectors={"type": "list", "elements": "str", "default": []},
+    wait=APPLY_SPEC["wait"],
+    wait_condition=APPLY_SPEC["wait_condition"],
+    wait_timeout=APPLY_SPEC["wait_timeout"],
+    wait_sleep=APPLY_SPEC["wait_sleep"],
 )
 
 
@@ -913,6 +925,25 @@ def run_get(client, params):
         if name:
             fields = ",".join(filter(None, [fields, f"metadata.name={name}"]))
         found = client.list(api_version, kind, params.get("namespace"), labels, fields)
+    if params.get("wait"):
+        # Like k8s_info: a named object is waited for until it exists and is ready; found ones until ready.
+        if name and not found:
+            found = [None]
+        targets = [
+            item or {"apiVersion": api_version, "kind": kind, "metadata": {"name": name}} for item in found
+        ]
+        found = wait_for_objects(
+            client,
+            found,
+            targets,
+            "present",
+            params.get("namespace"),
+            params.get("wait_condition"),
+            params.get("wait_timeout", 120),
+            params.get("wait_sleep", 1),
+            time.sleep,
+            time.monotonic,
+        )
     for item in found:
         (item.get("metadata") or {}).pop("managedFields", None)
     return {"changed": False, "resources": found, "api_found": True}

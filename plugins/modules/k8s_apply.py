@@ -187,6 +187,12 @@ resources:
   returned: always
   type: list
   elements: dict
+changed_objects:
+  description: C(Kind/name) of each object that was created, changed or deleted, in order.
+  returned: always
+  type: list
+  elements: str
+  sample: [ConfigMap/forum-env, Deployment/forum-web]
 diff:
   description: With C(--diff), C(prepared) holds one line per created, deleted or changed field.
   returned: when diff mode is on

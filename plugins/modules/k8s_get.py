@@ -44,6 +44,36 @@ options:
     type: list
     elements: str
     default: []
+  wait:
+    description:
+      - Wait until the object(s) are ready, with the readiness rules of M(forumops.discourse.k8s_apply)
+        (or O(wait_condition)); a named object that does not exist yet is waited for.
+    type: bool
+    default: false
+  wait_condition:
+    description: Wait for this status condition instead of the kind's readiness.
+    type: dict
+    suboptions:
+      type:
+        description: The condition type, such as C(Ready).
+        type: str
+        required: true
+      status:
+        description: The status the condition must have.
+        type: str
+        choices: ["True", "False", "Unknown"]
+        default: "True"
+      reason:
+        description: The reason the condition must have, when set.
+        type: str
+  wait_timeout:
+    description: Seconds to wait.
+    type: int
+    default: 120
+  wait_sleep:
+    description: Seconds between two polls while waiting.
+    type: int
+    default: 1
   kubeconfig:
     description:
       - Path of the kubeconfig file. Defaults to E(K8S_AUTH_KUBECONFIG), then E(KUBECONFIG), then

@@ -28,11 +28,9 @@ def apply(tmp_path, namespace, definitions, *args, read=False, **options):
     number = next(_calls)
     output = tmp_path / f"result-{number}.json"
     read_output = tmp_path / f"read-{number}.json"
-    extra = {
-        "k8s_apply_definitions": definitions,
-        "k8s_apply_namespace": namespace,
-        "k8s_apply_output": str(output),
-    }
+    extra = {"k8s_apply_namespace": namespace, "k8s_apply_output": str(output)}
+    if definitions is not None:
+        extra["k8s_apply_definitions"] = definitions
     if read:
         extra["k8s_apply_read_output"] = str(read_output)
     extra.update({f"k8s_apply_{k}": v for k, v in options.items()})
@@ -188,7 +186,7 @@ def test_create_is_changed_the_same_again_is_not_and_one_field_is(rehearsal_name
     second, result, read = apply(tmp_path, ns, objects, read=True)
     assert second.returncode == 0, second.stdout + second.stderr
     assert recap(second, ok=4, changed=0)
-    assert result["changed"] is False
+    assert (result["changed"], result["changed_objects"]) == (False, [])
     assert stored_versions(result) == versions
     # k8s_get reads what was applied, Secret data included (its task is no_log).
     assert [objs[0]["metadata"]["name"] for objs in read] == [
@@ -205,10 +203,31 @@ def test_create_is_changed_the_same_again_is_not_and_one_field_is(rehearsal_name
     third, result, _ = apply(tmp_path, ns, objects)
     assert third.returncode == 0, third.stdout + third.stderr
     assert result["changed"] is True
+    assert result["changed_objects"] == ["ConfigMap/settings"]
     assert kubectl_json("get", "configmap", "settings", "-n", ns)["data"] == {"A": "2"}
     assert {key for key, value in stored_versions(result).items() if value != versions[key]} == {
         "ConfigMap settings"
     }
+
+
+def test_templates_render_with_the_play_variables_and_no_deprecation_warning(rehearsal_namespace, tmp_path):
+    template = tmp_path / "site.yaml.j2"
+    template.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: site\n"
+        "data:\n  TITLE: {{ k8s_apply_title | to_json }}\n"
+        "{% for n in range(2) %}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra-{{ n }}\n"
+        "{% endfor %}\n"
+    )
+    completed, result, _ = apply(
+        tmp_path, rehearsal_namespace, None, template=[str(template)], title="Café: forum"
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert result["changed_objects"] == ["ConfigMap/site", "ConfigMap/extra-0", "ConfigMap/extra-1"]
+    assert kubectl_json("get", "configmap", "site", "-n", rehearsal_namespace)["data"] == {
+        "TITLE": "Café: forum"
+    }
+    # kubernetes.core.k8s's action plugin warns about deprecated templating APIs on ansible-core 2.19.
+    assert "DEPRECATION" not in completed.stdout + completed.stderr
 
 
 def test_strict_validation_errors_name_the_object_and_the_field(rehearsal_namespace, tmp_path):
