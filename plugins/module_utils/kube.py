@@ -574,19 +574,20 @@ class KubeClient:
             payload = json.dumps(body).encode("utf-8")
             headers["Content-Type"] = content_type
         for attempt in (1, 2):
-            if self._connection is None:
+            reused = self._connection is not None
+            if not reused:
                 self._connection = self._connect()
             try:
                 self._connection.request(method, url, body=payload, headers=headers)
                 response = self._connection.getresponse()
                 data = response.read()
                 break
-            except (http.client.HTTPException, ConnectionError, BrokenPipeError) as exc:
-                # A keep-alive connection the server closed: reconnect once.
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                # A keep-alive connection the server closed meanwhile: reconnect once.
                 self.close()
-                if attempt == 2:
+                if not reused or attempt == 2:
                     raise KubeError(f"{method} {path} failed: {exc}") from None
-            except (OSError, ssl.SSLError) as exc:
+            except (OSError, http.client.HTTPException) as exc:
                 self.close()
                 raise KubeError(
                     f"cannot reach the Kubernetes API at {self.config['server']}: {exc}"

@@ -2,6 +2,7 @@
 
 import base64
 import os
+import socket
 
 import pytest
 
@@ -389,3 +390,18 @@ def test_a_wait_condition_matches_type_status_and_reason():
 def test_other_kinds_are_ready_when_they_exist():
     assert kube.readiness({"kind": "ConfigMap", "metadata": {"name": "e"}}) == (True, None)
     assert kube.readiness(None) == (False, None)
+
+
+# the client ---------------------------------------------------------------------------------------
+
+
+def test_an_unreachable_api_server_is_named_in_the_error():
+    with socket.socket() as probe:  # a port nothing listens on: bound, never listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        config = resolve(kubeconfig(cluster={"server": f"http://127.0.0.1:{port}"}))
+        with pytest.raises(kube.KubeError) as error:
+            kube.KubeClient(config, timeout=5).request("GET", "/api/v1")
+    assert str(error.value) == (
+        f"cannot reach the Kubernetes API at http://127.0.0.1:{port}: [Errno 111] Connection refused"
+    )
