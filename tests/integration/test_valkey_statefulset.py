@@ -240,4 +240,4 @@ def test_an_api_failure_is_reported_although_the_apply_task_hides_its_output(
     assert result.returncode == 2
     assert facts is None
     assert "Applying the Valkey objects in namespace valkey-namespace-that-does-not-exist failed" in output
-    assert '\\\\"valkey-namespace-that-does-not-exist\\\\" not found' in output
+    assert '"valkey-namespace-that-does-not-exist" not found' in output.replace("\\", "")
