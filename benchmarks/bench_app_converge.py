@@ -63,7 +63,7 @@ def main():
                 {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": data},
                 namespace,
             )
-        first, _ = converge(namespace)
+        first, _unused = converge(namespace)
         noop, output = converge(namespace)
         if "changed=0" not in output:
             sys.exit("the second converge changed something: not a no-op\n" + output[-3000:])

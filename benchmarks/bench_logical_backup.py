@@ -148,9 +148,9 @@ def main():
         server.query("CREATE DATABASE bench")
         server.query(SCHEMA, "bench")
         for size in sizes:
-            generated, _ = timed(lambda size=size: grow(server, "bench", size * 1_000_000))
+            generated, _unused = timed(lambda size=size: grow(server, "bench", size * 1_000_000))
             actual = database_size(server, "bench")
-            baseline_s, _ = timed(lambda: baseline(server, "bench"))
+            baseline_s, _unused = timed(lambda: baseline(server, "bench"))
             logical_s, result = timed(
                 lambda size=size: logical(server, s3, "bench", f"default/bench-{size}.sql.gz")
             )

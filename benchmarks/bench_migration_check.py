@@ -59,7 +59,7 @@ def write_tree(root):
 
 def median_seconds(function, runs):
     times = []
-    for _ in range(runs):
+    for _unused in range(runs):
         start = time.perf_counter()
         function()
         times.append(time.perf_counter() - start)
@@ -99,7 +99,7 @@ def main():
             image = migrations.scan_source(str(source))
             return migrations.compare(migration_check.read_applied_versions(db), image)
 
-        folders = [folder for folder, _ in LAYOUT]
+        folders = [folder for folder, _unused in LAYOUT]
 
         def baseline():
             conn = psycopg2.connect(
@@ -123,7 +123,7 @@ def main():
         result = check()
         assert len(result["pending_pre"]) == PENDING_PRE and len(result["pending_post"]) == PENDING_POST
         assert result["unknown"] == [] and baseline() == len(pre) + len(post)
-        for _ in range(3):
+        for _unused in range(3):
             check()
             baseline()
         check_s = median_seconds(check, args.runs)

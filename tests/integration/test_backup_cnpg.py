@@ -104,7 +104,7 @@ def run_playing_operator(varfile, kind, name, namespace, status):
                 "-p",
                 json.dumps({"status": status}),
             )
-        output, _ = process.communicate(timeout=300)
+        output, _unused = process.communicate(timeout=300)
     finally:
         if process.poll() is None:
             process.kill()
@@ -171,6 +171,7 @@ def test_on_demand_backup_is_a_plugin_backup_that_is_waited_for_listed_and_idemp
         capture_output=True,
         text=True,
         timeout=300,
+        check=False,
     )
     assert recap(again.stdout) == {"changed": 0, "failed": 0}, again.stdout
 
@@ -258,6 +259,7 @@ def test_restore_without_confirmation_is_refused_before_any_api_call(tmp_path):
         capture_output=True,
         text=True,
         timeout=300,
+        check=False,
     )
     assert proc.returncode != 0
     assert "discourse_backup_restore_confirm: a restore replaces what the site serves" in proc.stdout
@@ -297,7 +299,7 @@ def test_old_cluster_is_deleted_only_when_confirmed_and_unused(rehearsal_namespa
     varfile = write_vars(tmp_path, ns, **variables)
     cmd = [str(VENV_BIN / "ansible-playbook"), PLAYBOOK, "-e", f"@{varfile}"]
     refused = subprocess.run(
-        cmd, cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True, timeout=300
+        cmd, cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True, timeout=300, check=False
     )
     assert refused.returncode != 0
     assert f"still uses discourse-pg-rw.{ns}.svc" in " ".join(refused.stdout.split())
@@ -306,7 +308,7 @@ def test_old_cluster_is_deleted_only_when_confirmed_and_unused(rehearsal_namespa
     env_cm["data"]["DISCOURSE_DB_HOST"] = f"discourse-pg-restored-rw.{ns}.svc"
     apply_manifest(env_cm, ns)
     deleted = subprocess.run(
-        cmd, cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True, timeout=300
+        cmd, cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True, timeout=300, check=False
     )
     assert recap(deleted.stdout) == {"changed": 1, "failed": 0}, deleted.stdout
     assert kubectl("get", "cluster", "discourse-pg", "-n", ns, check=False).returncode != 0
@@ -328,6 +330,7 @@ def test_discourse_method_commands_as_data(tmp_path):
             capture_output=True,
             text=True,
             timeout=300,
+            check=False,
         )
         assert proc.returncode == 0, proc.stdout
         return facts(tmp_path)["plan"]
@@ -421,7 +424,7 @@ def test_restore_playbook_switches_the_app_to_the_recovered_cluster(rehearsal_na
                 "-p",
                 json.dumps({"status": ready_status()}),
             )
-        output, _ = process.communicate(timeout=900)
+        output, _unused = process.communicate(timeout=900)
     finally:
         if process.poll() is None:
             process.kill()
@@ -472,7 +475,7 @@ def test_cnpg_drill_recovers_a_throwaway_cluster_without_archiving_and_deletes_i
             "-p",
             json.dumps({"status": ready_status()}),
         )
-        output, _ = process.communicate(timeout=300)
+        output, _unused = process.communicate(timeout=300)
     finally:
         if process.poll() is None:
             process.kill()

@@ -158,7 +158,7 @@ def test_create_is_changed_the_same_again_is_not_and_one_field_is(rehearsal_name
     ns = rehearsal_namespace
     objects = [config_map({"A": "1"}), secret(), service(), network_policy(), deployment(), statefulset()]
 
-    first, result, _ = apply(tmp_path, ns, objects)
+    first, result, _unused = apply(tmp_path, ns, objects)
     assert first.returncode == 0, first.stdout + first.stderr
     assert result["changed"] is True
     assert [(r["kind"], r["metadata"]["name"], r["metadata"]["namespace"]) for r in result["resources"]] == [
@@ -200,7 +200,7 @@ def test_create_is_changed_the_same_again_is_not_and_one_field_is(rehearsal_name
     assert base64.b64decode(read[1][0]["data"]["password"]).decode() == SECRET_VALUE
 
     objects[0] = config_map({"A": "2"})
-    third, result, _ = apply(tmp_path, ns, objects)
+    third, result, _unused = apply(tmp_path, ns, objects)
     assert third.returncode == 0, third.stdout + third.stderr
     assert result["changed"] is True
     assert result["changed_objects"] == ["ConfigMap/settings"]
@@ -218,7 +218,7 @@ def test_templates_render_with_the_play_variables_and_no_deprecation_warning(reh
         "{% for n in range(2) %}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra-{{ n }}\n"
         "{% endfor %}\n"
     )
-    completed, result, _ = apply(
+    completed, result, _unused = apply(
         tmp_path, rehearsal_namespace, None, template=[str(template)], title="Café: forum"
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
@@ -233,7 +233,7 @@ def test_templates_render_with_the_play_variables_and_no_deprecation_warning(reh
 def test_strict_validation_errors_name_the_object_and_the_field(rehearsal_namespace, tmp_path):
     bad = deployment()
     bad["spec"]["replicaz"] = 3
-    completed, _, _ = apply(tmp_path, rehearsal_namespace, [config_map({"A": "1"}), bad])
+    completed, _unused, _unused = apply(tmp_path, rehearsal_namespace, [config_map({"A": "1"}), bad])
     assert completed.returncode == 2
     # Server-side apply checks fields against the schema: the API server answers 500 "failed to
     # create typed patch object"; the message names the object, the request and the field.
@@ -257,13 +257,13 @@ def test_a_cnpg_cluster_applies_idempotently_and_waits_for_its_ready_condition(r
         "metadata": {"name": "db"},
         "spec": {"instances": 1, "storage": {"size": "1Gi"}},
     }
-    first, result, _ = apply(tmp_path, ns, [cluster])
+    first, result, _unused = apply(tmp_path, ns, [cluster])
     assert first.returncode == 0, first.stdout + first.stderr
     assert result["changed"] is True
     assert result["resources"][0]["spec"]["instances"] == 1
 
     # No operator runs: nothing sets Ready, so a short wait times out naming the object.
-    waiting, _, _ = apply(
+    waiting, _unused, _unused = apply(
         tmp_path, ns, [cluster], wait=True, wait_condition={"type": "Ready"}, wait_timeout=2
     )
     assert waiting.returncode == 2
@@ -281,7 +281,7 @@ def test_a_cnpg_cluster_applies_idempotently_and_waits_for_its_ready_condition(r
         "patch", "cluster.postgresql.cnpg.io", "db", "-n", ns, "--subresource=status", "--type=merge",
         "-p", json.dumps({"status": {"conditions": [condition]}}),
     )  # fmt: skip
-    ready, result, _ = apply(
+    ready, result, _unused = apply(
         tmp_path, ns, [cluster], wait=True, wait_condition={"type": "Ready"}, wait_timeout=30
     )
     assert ready.returncode == 0, ready.stdout + ready.stderr
@@ -291,7 +291,7 @@ def test_a_cnpg_cluster_applies_idempotently_and_waits_for_its_ready_condition(r
 
 def test_wait_returns_ready_deployment_statefulset_and_complete_job(rehearsal_namespace, tmp_path):
     ns = rehearsal_namespace
-    completed, result, _ = apply(
+    completed, result, _unused = apply(
         tmp_path, ns, [deployment(replicas=2), statefulset(), job("migrate")], wait=True, wait_timeout=120
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
@@ -305,7 +305,9 @@ def test_wait_returns_ready_deployment_statefulset_and_complete_job(rehearsal_na
     ]
 
     # A new image rolls out: the wait returns once no pod of the old ReplicaSet is left.
-    rolled, result, _ = apply(tmp_path, ns, [deployment(replicas=2, image="registry.test/web:2")], wait=True)
+    rolled, result, _unused = apply(
+        tmp_path, ns, [deployment(replicas=2, image="registry.test/web:2")], wait=True
+    )
     assert rolled.returncode == 0, rolled.stdout + rolled.stderr
     assert result["changed"] is True
     pods = kubectl_json("get", "pods", "-n", ns, "-l", "app.kubernetes.io/name=web")["items"]
@@ -315,12 +317,12 @@ def test_wait_returns_ready_deployment_statefulset_and_complete_job(rehearsal_na
 
 def test_a_failed_job_fails_the_wait_at_once_with_how_to_retry(rehearsal_namespace, tmp_path):
     ns = rehearsal_namespace
-    completed, _, _ = apply(tmp_path, ns, [job("broken", fail=True)], wait=True, wait_timeout=120)
+    completed, _unused, _unused = apply(tmp_path, ns, [job("broken", fail=True)], wait=True, wait_timeout=120)
     assert completed.returncode == 2
     assert f"Job {ns}/broken failed (" in flat(completed.stdout)
     assert f"kubectl logs -n {ns} job/broken" in flat(completed.stdout)
     # create_only leaves the existing Job alone: not changed, and still reported failed.
-    again, _, _ = apply(
+    again, _unused, _unused = apply(
         tmp_path, ns, [job("broken", fail=True)], create_only=True, wait=True, wait_timeout=30
     )
     assert again.returncode == 2
@@ -329,16 +331,16 @@ def test_a_failed_job_fails_the_wait_at_once_with_how_to_retry(rehearsal_namespa
 
 def test_check_mode_reports_changes_without_making_them(rehearsal_namespace, tmp_path):
     ns = rehearsal_namespace
-    new, result, _ = apply(tmp_path, ns, [config_map({"A": "1"})], "--check", "--diff")
+    new, result, _unused = apply(tmp_path, ns, [config_map({"A": "1"})], "--check", "--diff")
     assert new.returncode == 0, new.stdout + new.stderr
     assert result["changed"] is True
     assert f"+ ConfigMap {ns}/settings (created)" in flat(new.stdout)
     assert kubectl("get", "configmap", "settings", "-n", ns, check=False).returncode == 1
 
     apply(tmp_path, ns, [config_map({"A": "1"})])
-    _, result, _ = apply(tmp_path, ns, [config_map({"A": "1"})], "--check")
+    _unused, result, _unused = apply(tmp_path, ns, [config_map({"A": "1"})], "--check")
     assert result["changed"] is False
-    changed, result, _ = apply(tmp_path, ns, [config_map({"A": "2"})], "--check", "--diff")
+    changed, result, _unused = apply(tmp_path, ns, [config_map({"A": "2"})], "--check", "--diff")
     assert result["changed"] is True
     assert f'~ ConfigMap {ns}/settings data.A: "1" -> "2"' in flat(changed.stdout)
     assert kubectl_json("get", "configmap", "settings", "-n", ns)["data"] == {"A": "1"}
@@ -347,11 +349,11 @@ def test_check_mode_reports_changes_without_making_them(rehearsal_namespace, tmp
 def test_state_absent_deletes_once(rehearsal_namespace, tmp_path):
     ns = rehearsal_namespace
     apply(tmp_path, ns, [config_map({"A": "1"})])
-    gone, result, _ = apply(tmp_path, ns, [config_map({"A": "1"})], state="absent", wait=True)
+    gone, result, _unused = apply(tmp_path, ns, [config_map({"A": "1"})], state="absent", wait=True)
     assert gone.returncode == 0, gone.stdout + gone.stderr
     assert result["changed"] is True
     assert kubectl("get", "configmap", "settings", "-n", ns, check=False).returncode == 1
-    _, result, _ = apply(tmp_path, ns, [config_map({"A": "1"})], state="absent")
+    _unused, result, _unused = apply(tmp_path, ns, [config_map({"A": "1"})], state="absent")
     assert result["changed"] is False
 
 
@@ -360,7 +362,7 @@ def test_secret_values_never_appear_in_results_diffs_or_verbose_output(rehearsal
     encoded = base64.b64encode(SECRET_VALUE.encode()).decode()
     outputs = []
     for value in (SECRET_VALUE, SECRET_VALUE + "-rotated"):
-        completed, result, _ = apply(tmp_path, ns, [secret(value)], "-vvv", "--diff")
+        completed, result, _unused = apply(tmp_path, ns, [secret(value)], "-vvv", "--diff")
         assert completed.returncode == 0, completed.stdout + completed.stderr
         assert result["changed"] is True
         assert result["resources"][0]["data"] == {"password": "<redacted>"}
@@ -393,7 +395,7 @@ def test_the_module_applies_the_same_way_when_run_on_a_host(rehearsal_namespace,
             env=env,
             check=False,
         )
-        for _ in range(2)
+        for _unused in range(2)
     ]
     first, second = (json.loads(r.stdout) for r in runs)
     assert (first["changed"], second["changed"]) == (True, False), runs[0].stderr
