@@ -317,3 +317,63 @@ def test_rollback_after_rollout_before_post_deploy_restores_a(rehearsal_namespac
     again = run(ROLLBACK, ns, limit="up_b")
     assert again.returncode != 0
     assert "nothing to roll back to" in flat(again)
+
+
+@pytest.mark.rehearsal
+@pytest.mark.postgres
+def test_external_database_is_read_directly_and_a_database_ahead_stops_before_any_change(
+    rehearsal_namespace, postgres_server, postgres_db
+):
+    ns = rehearsal_namespace
+    postgres_server.query(
+        "CREATE TABLE schema_migrations (version character varying NOT NULL PRIMARY KEY)", postgres_db
+    )
+    # A's migrations, and one that neither A nor B ships (a removed plugin, say).
+    for version in ["20260101000001", "20260101000002", "20260101000003", "20260115000000"]:
+        postgres_server.query("INSERT INTO schema_migrations (version) VALUES (%s)", postgres_db, (version,))
+    apply_manifest(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "up-c-db"},
+            "stringData": {"password": postgres_server.password},
+        },
+        ns,
+    )
+    external = {
+        "discourse_database_mode": "external",
+        "discourse_database_connection": {
+            "host": postgres_server.host,
+            "port": postgres_server.port,
+            "database": postgres_db,
+            "user": postgres_server.user,
+            "secret_name": "up-c-db",
+            "password_key": "password",
+            "sslmode": "disable",
+        },
+    }
+
+    ahead = upgrade(ns, MANIFEST_B, limit="up_c", **external)
+    assert ahead.returncode != 0
+    assert (
+        "the database is ahead of the image: 1 applied migration(s) the image does not ship "
+        "(20260115000000); refusing a downgrade"
+    ) in flat(ahead), ahead.stdout
+    assert recaps(ahead)["up_c"] == {"changed": 0, "failed": 1}
+    assert (
+        kubectl_json("get", "deployments,jobs,configmaps", "-n", ns, "-l", "app.kubernetes.io/instance=up_c")[
+            "items"
+        ]
+        == []
+    )
+
+    postgres_server.query("DELETE FROM schema_migrations WHERE version = '20260115000000'", postgres_db)
+    ok = upgrade(ns, MANIFEST_B, limit="up_c", **external)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert (
+        "up_c: upgrade: 1 pre-deploy and 1 post-deploy migration pending; database at 20260101000003, "
+        "image at 20260201000002; rollback to the previous image safe"
+    ) in flat(ok), ok.stdout
+    assert "the database is external; take its backup" in flat(ok)
+    assert deployed_image(ns, "up_c") == IMAGE_B
+    assert postgres_server.password not in ok.stdout + ok.stderr + ahead.stdout + ahead.stderr
