@@ -50,56 +50,9 @@ options:
         (or O(wait_condition)); a named object that does not exist yet is waited for.
     type: bool
     default: false
-  wait_condition:
-    description: Wait for this status condition instead of the kind's readiness.
-    type: dict
-    suboptions:
-      type:
-        description: The condition type, such as C(Ready).
-        type: str
-        required: true
-      status:
-        description: The status the condition must have.
-        type: str
-        choices: ["True", "False", "Unknown"]
-        default: "True"
-      reason:
-        description: The reason the condition must have, when set.
-        type: str
-  wait_timeout:
-    description: Seconds to wait.
-    type: int
-    default: 120
-  wait_sleep:
-    description: Seconds between two polls while waiting.
-    type: int
-    default: 1
-  kubeconfig:
-    description:
-      - Path of the kubeconfig file. Defaults to E(K8S_AUTH_KUBECONFIG), then E(KUBECONFIG), then
-        C(~/.kube/config), then the in-cluster ServiceAccount.
-    type: raw
-  context:
-    description: The kubeconfig context to use; its current context when unset.
-    type: str
-  host:
-    description: API server URL, replacing the kubeconfig's.
-    type: str
-  api_key:
-    description: Bearer token, replacing the kubeconfig's credentials.
-    type: str
-  validate_certs:
-    description: Verify the API server's certificate; the kubeconfig's C(insecure-skip-tls-verify) when unset.
-    type: bool
-  ca_cert:
-    description: CA bundle that signs the API server's certificate, replacing the kubeconfig's.
-    type: path
-  client_cert:
-    description: Client certificate file, replacing the kubeconfig's.
-    type: path
-  client_key:
-    description: Client key file, replacing the kubeconfig's.
-    type: path
+extends_documentation_fragment:
+  - forumops.discourse.k8s_auth
+  - forumops.discourse.k8s_wait
 notes:
   - Supports check mode; it only reads.
 seealso:

@@ -39,63 +39,7 @@ options:
     description:
       - Connection to the Discourse database (the primary, CloudNativePG's C(-rw) service, not a
         transaction-mode pooler). Required with O(mode=backup).
-    type: dict
-    suboptions:
-      host:
-        description: Host name or address of the PostgreSQL server.
-        type: str
-        required: true
-      port:
-        description: TCP port.
-        type: int
-        default: 5432
-      database:
-        description: The Discourse database.
-        type: str
-        required: true
-      user:
-        description: Role to dump as (the database owner, or one that can read every table).
-        type: str
-        required: true
-      password:
-        description: Its password; passed to pg_dump through the environment, never on a command line.
-        type: str
-      sslmode:
-        description: libpq C(sslmode).
-        type: str
-        choices: [disable, allow, prefer, require, verify-ca, verify-full]
-        default: prefer
-  s3:
-    description: The backups bucket.
-    type: dict
-    required: true
-    suboptions:
-      bucket:
-        description: Bucket name.
-        type: str
-        required: true
-      folder:
-        description:
-          - Folder inside the bucket. Discourse's S3 backup store uses the site's database name in
-            its multisite configuration, C(default) for a single site.
-        type: str
-        default: default
-      endpoint_url:
-        description: S3 endpoint URL for S3-compatible services; empty for AWS.
-        type: str
-      region:
-        description: Region of the bucket.
-        type: str
-      access_key_id:
-        description: Access key id; empty to use the AWS SDK's usual credential chain.
-        type: str
-      secret_access_key:
-        description: Secret access key.
-        type: str
-      path_style:
-        description: Address the bucket path-style (most S3-compatible servers) instead of virtual-host style.
-        type: bool
-        default: false
+      - O(db.user) must be able to read every table (the database owner, for example).
   pg_bin_dir:
     description: Directory holding C(pg_dump); empty to find it on C(PATH).
     type: path
@@ -117,6 +61,8 @@ attributes:
   diff_mode:
     support: none
     description: Nothing to diff.
+extends_documentation_fragment:
+  - forumops.discourse.backup
 notes:
   - The upload completes only when pg_dump exits with status 0; otherwise the multipart upload is
     aborted and no object is left behind.
@@ -208,89 +154,21 @@ backups:
       type: int
 """
 
-import os  # noqa: E402
-import shutil  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.forumops.discourse.plugins.module_utils import backup  # noqa: E402
-
-try:
-    import boto3
-    from boto3.s3.transfer import TransferConfig
-    from botocore.config import Config as BotocoreConfig
-
-    BOTO3_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - reported with missing_required_lib
-    boto3 = None
-    BOTO3_IMPORT_ERROR = exc
-
-try:
-    import psycopg2
-
-    PSYCOPG2_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - reported with missing_required_lib
-    psycopg2 = None
-    PSYCOPG2_IMPORT_ERROR = exc
-
-PG_ERRORS = (psycopg2.Error,) if psycopg2 is not None else ()
-CONNECT_TIMEOUT = 10
-S3_OPTIONS = dict(
-    bucket=dict(type="str", required=True),
-    folder=dict(type="str", default=backup.DEFAULT_S3_FOLDER),
-    endpoint_url=dict(type="str"),
-    region=dict(type="str"),
-    access_key_id=dict(type="str", no_log=True),
-    secret_access_key=dict(type="str", no_log=True),
-    path_style=dict(type="bool", default=False),
-)
-DB_OPTIONS = dict(
-    host=dict(type="str", required=True),
-    port=dict(type="int", default=5432),
-    database=dict(type="str", required=True),
-    user=dict(type="str", required=True),
-    password=dict(type="str", no_log=True),
-    sslmode=dict(
-        type="str",
-        default="prefer",
-        choices=["disable", "allow", "prefer", "require", "verify-ca", "verify-full"],
-    ),
-)
+from ansible_collections.forumops.discourse.plugins.module_utils import backup, backup_io  # noqa: E402
 
 
 def schema_version(db):
-    conn = psycopg2.connect(
-        host=db["host"],
-        port=db["port"],
-        dbname=db["database"],
-        user=db["user"],
-        password=db["password"],
-        sslmode=db["sslmode"],
-        connect_timeout=CONNECT_TIMEOUT,
-    )
-    try:
-        with conn.cursor() as cur:
-            cur.execute(backup.SCHEMA_VERSION_SQL)
-            row = cur.fetchone()
-    finally:
-        conn.close()
-    if row is None:
+    version = backup_io.query_one(db, backup.SCHEMA_VERSION_SQL)
+    if version is None:
         raise backup.BackupError(
             f"database {db['database']} has no rows in schema_migrations: not a migrated Discourse database"
         )
-    return backup.check_version(row[0], "the database's schema version")
-
-
-def find_tool(bin_dir, name):
-    if bin_dir:
-        return os.path.join(bin_dir, name)
-    found = shutil.which(name)
-    if found is None:
-        raise backup.BackupError(f"{name} is not on PATH; install the PostgreSQL client or set pg_bin_dir")
-    return found
+    return backup.check_version(version, "the database's schema version")
 
 
 def list_backups(client, s3, site):
@@ -320,16 +198,8 @@ def stream_backup(client, s3, key, command, env, level=backup.DEFAULT_COMPRESSIO
     (the multipart upload is then aborted by boto3 and no object remains).
     """
     started = time.monotonic()
-    stderr_lines = []
     process = backup.start_stream(command, env, reading=True)
-
-    def drain_stderr():
-        for line in process.stderr:
-            stderr_lines.append(line.decode("utf-8", "replace").rstrip())
-            del stderr_lines[:-20]
-
-    drainer = threading.Thread(target=drain_stderr, daemon=True)
-    drainer.start()
+    drainer, stderr_lines = backup_io.drain_stderr(process)
 
     def check_pg_dump():
         process.wait()
@@ -340,13 +210,7 @@ def stream_backup(client, s3, key, command, env, level=backup.DEFAULT_COMPRESSIO
             )
 
     reader = backup.GzipHashingReader(process.stdout, level=level, on_eof=check_pg_dump)
-    config = TransferConfig(
-        multipart_threshold=part_size,
-        multipart_chunksize=part_size,
-        max_concurrency=2,
-        use_threads=True,
-    )
-    config.max_in_memory_upload_chunks = 2
+    config = backup_io.streaming_upload_config(part_size)
     try:
         client.upload_fileobj(
             reader, s3["bucket"], key, ExtraArgs={"ContentType": "application/gzip"}, Config=config
@@ -388,8 +252,8 @@ def main():
         argument_spec=dict(
             mode=dict(type="str", default="backup", choices=["backup", "list"]),
             site=dict(type="str", required=True),
-            db=dict(type="dict", options=DB_OPTIONS),
-            s3=dict(type="dict", required=True, options=S3_OPTIONS),
+            db=dict(type="dict", options=backup_io.DB_OPTIONS),
+            s3=dict(type="dict", required=True, options=backup_io.S3_OPTIONS),
             pg_bin_dir=dict(type="path"),
             compression_level=dict(type="int", default=backup.DEFAULT_COMPRESSION_LEVEL),
             part_size_mb=dict(type="int", default=16),
@@ -397,17 +261,15 @@ def main():
         required_if=[("mode", "backup", ["db"])],
         supports_check_mode=True,
     )
-    if boto3 is None:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(BOTO3_IMPORT_ERROR))
+    backup_io.require_libraries(module, s3=True)
     params = module.params
     s3 = params["s3"]
-    client = backup.s3_client(boto3, BotocoreConfig, s3)
-    try:
+    client = backup_io.s3_client(s3)
+    with backup_io.failing_on_errors(module, "cannot read the schema version of {database}", params["db"]):
         backup.parameterize(params["site"])
         if params["mode"] == "list":
             module.exit_json(changed=False, backups=list_backups(client, s3, params["site"]))
-        if psycopg2 is None:
-            module.fail_json(msg=missing_required_lib("psycopg2"), exception=str(PSYCOPG2_IMPORT_ERROR))
+        backup_io.require_libraries(module, postgres=True)
         if not 1 <= params["compression_level"] <= 9:
             module.fail_json(msg=f"compression_level: must be 1 to 9, got {params['compression_level']}")
         if not 5 <= params["part_size_mb"] <= 5120:
@@ -420,10 +282,9 @@ def main():
         result = dict(changed=True, key=key, filename=filename, schema_version=version, bucket=s3["bucket"])
         if module.check_mode:
             module.exit_json(**result)
-        command = backup.pg_dump_command(
-            find_tool(params["pg_bin_dir"], "pg_dump"), db["host"], db["port"], db["user"], db["database"]
+        command, env = backup_io.pg_client_command(
+            backup.pg_dump_command, "pg_dump", db, params["pg_bin_dir"]
         )
-        env = backup.libpq_env(db["password"], db["sslmode"], base=os.environ)
         result.update(
             stream_backup(
                 client,
@@ -436,12 +297,6 @@ def main():
             )
         )
         module.exit_json(**result)
-    except backup.BackupError as exc:
-        module.fail_json(msg=str(exc))
-    except PG_ERRORS as exc:
-        module.fail_json(msg=f"cannot read the schema version of {params['db']['database']}: {exc}".strip())
-    except Exception as exc:  # boto3/botocore errors: report them without a traceback
-        module.fail_json(msg=f"{type(exc).__name__}: {exc}")
 
 
 if __name__ == "__main__":

@@ -43,62 +43,9 @@ options:
       - The target database. It must exist, have the extensions Discourse needs, and (with
         O(require_empty=true)) have no table in schema public. Connect as the role that should own
         the restored objects (the dump carries no owners).
-    type: dict
     required: true
-    suboptions:
-      host:
-        description: Host name or address of the PostgreSQL server.
-        type: str
-        required: true
-      port:
-        description: TCP port.
-        type: int
-        default: 5432
-      database:
-        description: The target database.
-        type: str
-        required: true
-      user:
-        description: Role to restore as.
-        type: str
-        required: true
-      password:
-        description: Its password; passed to psql through the environment, never on a command line.
-        type: str
-      sslmode:
-        description: libpq C(sslmode).
-        type: str
-        choices: [disable, allow, prefer, require, verify-ca, verify-full]
-        default: prefer
   s3:
-    description: The backups bucket; the same suboptions as M(forumops.discourse.logical_backup).
-    type: dict
-    required: true
-    suboptions:
-      bucket:
-        description: Bucket name.
-        type: str
-        required: true
-      folder:
-        description: Folder inside the bucket (used by O(latest)).
-        type: str
-        default: default
-      endpoint_url:
-        description: S3 endpoint URL for S3-compatible services; empty for AWS.
-        type: str
-      region:
-        description: Region of the bucket.
-        type: str
-      access_key_id:
-        description: Access key id.
-        type: str
-      secret_access_key:
-        description: Secret access key.
-        type: str
-      path_style:
-        description: Address the bucket path-style.
-        type: bool
-        default: false
+    description: The backups bucket; O(latest) looks in its O(s3.folder).
   target_version:
     description:
       - The newest schema version the target's code knows (14 digits). Exactly one of
@@ -125,6 +72,8 @@ options:
   pg_bin_dir:
     description: Directory holding C(psql); empty to find it on C(PATH).
     type: path
+extends_documentation_fragment:
+  - forumops.discourse.backup
 attributes:
   check_mode:
     support: full
@@ -201,75 +150,13 @@ dropped_statements:
 
 import contextlib  # noqa: E402
 import hashlib  # noqa: E402
-import os  # noqa: E402
-import shutil  # noqa: E402
-import threading  # noqa: E402
 import zlib  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.forumops.discourse.plugins.module_utils import backup, migrations  # noqa: E402
+from ansible_collections.forumops.discourse.plugins.module_utils import backup, backup_io, migrations  # noqa: E402
 
-try:
-    import boto3
-    from botocore.config import Config as BotocoreConfig
-
-    BOTO3_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - reported with missing_required_lib
-    boto3 = None
-    BOTO3_IMPORT_ERROR = exc
-
-try:
-    import psycopg2
-
-    PSYCOPG2_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - reported with missing_required_lib
-    psycopg2 = None
-    PSYCOPG2_IMPORT_ERROR = exc
-
-PG_ERRORS = (psycopg2.Error,) if psycopg2 is not None else ()
-CONNECT_TIMEOUT = 10
 READ_SIZE = 1 << 20
-S3_OPTIONS = dict(
-    bucket=dict(type="str", required=True),
-    folder=dict(type="str", default=backup.DEFAULT_S3_FOLDER),
-    endpoint_url=dict(type="str"),
-    region=dict(type="str"),
-    access_key_id=dict(type="str", no_log=True),
-    secret_access_key=dict(type="str", no_log=True),
-    path_style=dict(type="bool", default=False),
-)
-DB_OPTIONS = dict(
-    host=dict(type="str", required=True),
-    port=dict(type="int", default=5432),
-    database=dict(type="str", required=True),
-    user=dict(type="str", required=True),
-    password=dict(type="str", no_log=True),
-    sslmode=dict(
-        type="str",
-        default="prefer",
-        choices=["disable", "allow", "prefer", "require", "verify-ca", "verify-full"],
-    ),
-)
-
-
-def query_one(db, sql):
-    conn = psycopg2.connect(
-        host=db["host"],
-        port=db["port"],
-        dbname=db["database"],
-        user=db["user"],
-        password=db["password"],
-        sslmode=db["sslmode"],
-        connect_timeout=CONNECT_TIMEOUT,
-    )
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            row = cur.fetchone()
-            return row[0] if row else None
-    finally:
-        conn.close()
 
 
 def newest_key(client, s3, site):
@@ -300,15 +187,7 @@ def stream_restore(client, bucket, key, command, env, expected_sha256=None):
     truncated gzip stream. Returns the filter's dropped statements.
     """
     process = backup.start_stream(command, env, reading=False)
-    stderr_lines = []
-
-    def drain_stderr():
-        for line in process.stderr:
-            stderr_lines.append(line.decode("utf-8", "replace").rstrip())
-            del stderr_lines[:-20]
-
-    drainer = threading.Thread(target=drain_stderr, daemon=True)
-    drainer.start()
+    drainer, stderr_lines = backup_io.drain_stderr(process)
     digest = hashlib.sha256()
     decompressor = zlib.decompressobj(31)
     sql_filter = backup.SqlHeaderFilter()
@@ -361,23 +240,14 @@ def target_version(params):
     return backup.image_schema_version(image)
 
 
-def find_tool(bin_dir, name):
-    if bin_dir:
-        return os.path.join(bin_dir, name)
-    found = shutil.which(name)
-    if found is None:
-        raise backup.BackupError(f"{name} is not on PATH; install the PostgreSQL client or set pg_bin_dir")
-    return found
-
-
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             key=dict(type="str", no_log=False),
             latest=dict(type="bool", default=False),
             site=dict(type="str"),
-            db=dict(type="dict", required=True, options=DB_OPTIONS),
-            s3=dict(type="dict", required=True, options=S3_OPTIONS),
+            db=dict(type="dict", required=True, options=backup_io.DB_OPTIONS),
+            s3=dict(type="dict", required=True, options=backup_io.S3_OPTIONS),
             target_version=dict(type="str"),
             manifest=dict(type="raw"),
             verify_only=dict(type="bool", default=False),
@@ -390,17 +260,14 @@ def main():
         required_if=[("latest", True, ["site"])],
         supports_check_mode=True,
     )
-    if boto3 is None:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(BOTO3_IMPORT_ERROR))
-    if psycopg2 is None:
-        module.fail_json(msg=missing_required_lib("psycopg2"), exception=str(PSYCOPG2_IMPORT_ERROR))
+    backup_io.require_libraries(module, s3=True, postgres=True)
     params = module.params
     if bool(params["key"]) == bool(params["latest"]):
         module.fail_json(msg="key, latest: give exactly one - the object key, or latest=true with site")
     s3, db = params["s3"], params["db"]
-    client = backup.s3_client(boto3, BotocoreConfig, s3)
+    client = backup_io.s3_client(s3)
     result = dict(changed=False, restored=False, verified=False)
-    try:
+    with backup_io.failing_on_errors(module, "database {database}", db, result):
         key = params["key"] or newest_key(client, s3, params["site"])
         info = backup.parse_filename(key)
         result.update(key=key, filename=info["filename"], schema_version=info["version"])
@@ -413,7 +280,7 @@ def main():
 
         # 2. The target: it must be reachable and (by default) empty.
         if not params["verify_only"] and params["require_empty"]:
-            tables = query_one(db, backup.PUBLIC_TABLES_SQL)
+            tables = backup_io.query_one(db, backup.PUBLIC_TABLES_SQL)
             if tables:
                 raise backup.BackupError(
                     f"database {db['database']} already has {tables} tables in schema public; restore "
@@ -443,21 +310,14 @@ def main():
             module.exit_json(**result)
 
         # 4. The load: one transaction; the stream is hashed again and must still match.
-        command = backup.psql_restore_command(
-            find_tool(params["pg_bin_dir"], "psql"), db["host"], db["port"], db["user"], db["database"]
+        command, env = backup_io.pg_client_command(
+            backup.psql_restore_command, "psql", db, params["pg_bin_dir"]
         )
-        env = backup.libpq_env(db["password"], db["sslmode"], base=os.environ)
         result["dropped_statements"] = stream_restore(client, s3["bucket"], key, command, env, recorded)
         result["restored"] = True
-        result["restored_version"] = query_one(db, backup.SCHEMA_VERSION_SQL)
-        result["tables"] = query_one(db, backup.PUBLIC_TABLES_SQL)
+        result["restored_version"] = backup_io.query_one(db, backup.SCHEMA_VERSION_SQL)
+        result["tables"] = backup_io.query_one(db, backup.PUBLIC_TABLES_SQL)
         module.exit_json(**result)
-    except backup.BackupError as exc:
-        module.fail_json(msg=str(exc), **result)
-    except PG_ERRORS as exc:
-        module.fail_json(msg=f"database {db['database']}: {exc}".strip(), **result)
-    except Exception as exc:  # boto3/botocore errors: report them without a traceback
-        module.fail_json(msg=f"{type(exc).__name__}: {exc}", **result)
 
 
 if __name__ == "__main__":

@@ -26,33 +26,8 @@ options:
     description:
       - Connection to the Discourse database whose C(schema_migrations) table is read.
       - Use the primary (CloudNativePG's C(-rw) service), not a transaction-mode pooler.
+      - O(db.user) needs only C(SELECT) on C(schema_migrations).
       - Exactly one of O(db) and O(applied_versions) is required.
-    type: dict
-    suboptions:
-      host:
-        description: Host name or address of the PostgreSQL server.
-        type: str
-        required: true
-      port:
-        description: TCP port of the PostgreSQL server.
-        type: int
-        default: 5432
-      database:
-        description: Name of the Discourse database.
-        type: str
-        required: true
-      user:
-        description: Role to log in as. It needs only C(SELECT) on C(schema_migrations).
-        type: str
-        required: true
-      password:
-        description: Password of O(db.user).
-        type: str
-      sslmode:
-        description: libpq C(sslmode) of the connection.
-        type: str
-        choices: [disable, allow, prefer, require, verify-ca, verify-full]
-        default: prefer
   applied_versions:
     description:
       - The applied migration versions, instead of reading them from a database.
@@ -82,6 +57,8 @@ options:
       - Succeed even when the database has applied migrations the image does not know.
     type: bool
     default: false
+extends_documentation_fragment:
+  - forumops.discourse.backup.postgres
 attributes:
   check_mode:
     support: full
@@ -184,36 +161,17 @@ migration_warnings:
     - "db/migrate/helper.rb: ignored, not a migration file name (<14-digit version>_<snake_case_name>.rb)"
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.forumops.discourse.plugins.module_utils import migrations  # noqa: E402
-
-try:
-    import psycopg2
-
-    PSYCOPG2_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - reported with missing_required_lib
-    psycopg2 = None
-    PSYCOPG2_IMPORT_ERROR = exc
-
-CONNECT_TIMEOUT = 10
+from ansible_collections.forumops.discourse.plugins.module_utils import backup_io, migrations  # noqa: E402
 
 
 def read_applied_versions(db):
     """The versions in schema_migrations, read in a read-only transaction. Raises MigrationError."""
     where = f"database {db['database']} on {db['host']}:{db['port']}"
     try:
-        conn = psycopg2.connect(
-            host=db["host"],
-            port=db["port"],
-            dbname=db["database"],
-            user=db["user"],
-            password=db.get("password"),
-            sslmode=db.get("sslmode") or "prefer",
-            connect_timeout=CONNECT_TIMEOUT,
-            application_name="forumops.discourse.migration_check",
-        )
-    except psycopg2.Error as exc:
+        conn = backup_io.pg_connect(db, application_name="forumops.discourse.migration_check")
+    except backup_io.PG_ERRORS as exc:
         raise migrations.MigrationError(f"cannot connect to {where}: {str(exc).strip()}") from exc
     try:
         conn.set_session(readonly=True, autocommit=False)
@@ -226,7 +184,7 @@ def read_applied_versions(db):
                 )
             cur.execute("SELECT version FROM schema_migrations")
             return [row[0] for row in cur.fetchall()]
-    except psycopg2.Error as exc:
+    except backup_io.PG_ERRORS as exc:
         raise migrations.MigrationError(
             f"cannot read schema_migrations of {where}: {str(exc).strip()}"
         ) from exc
@@ -238,21 +196,7 @@ def read_applied_versions(db):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            db=dict(
-                type="dict",
-                options=dict(
-                    host=dict(type="str", required=True),
-                    port=dict(type="int", default=5432),
-                    database=dict(type="str", required=True),
-                    user=dict(type="str", required=True),
-                    password=dict(type="str", no_log=True),
-                    sslmode=dict(
-                        type="str",
-                        choices=["disable", "allow", "prefer", "require", "verify-ca", "verify-full"],
-                        default="prefer",
-                    ),
-                ),
-            ),
+            db=dict(type="dict", options=backup_io.DB_OPTIONS),
             applied_versions=dict(type="list", elements="str"),
             manifest=dict(type="raw"),
             source_dir=dict(type="path"),
@@ -269,8 +213,7 @@ def main():
         else:
             image = migrations.load_manifest(p["manifest"])
         if p["db"] is not None:
-            if psycopg2 is None:
-                module.fail_json(msg=missing_required_lib("psycopg2"), exception=str(PSYCOPG2_IMPORT_ERROR))
+            backup_io.require_libraries(module, postgres=True)
             applied = read_applied_versions(p["db"])
         else:
             applied = migrations.validate_applied(p["applied_versions"])
