@@ -14,7 +14,7 @@ from datetime import datetime
 import pytest
 import yaml
 
-from tests.fixtures.ansible import REPO_ROOT, ansible_env, run_tool
+from tests.fixtures.ansible import REPO_ROOT, ansible_env, play_recap, run_tool
 from tests.fixtures.rehearsal import KUBECONFIG, apply_manifest, kubectl, kubectl_json
 
 INVENTORY = REPO_ROOT / "tests/integration/inventories/app"
@@ -46,9 +46,7 @@ def converge(namespace, *extra, kubeconfig=KUBECONFIG, verbosity=None):
 
 
 def recap(result):
-    match = re.search(r"ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", result.stdout)
-    assert match, result.stdout + result.stderr
-    return {"ok": int(match[1]), "changed": int(match[2]), "failed": int(match[4])}
+    return play_recap(result, host="app_forum")
 
 
 def create_other_roles_secrets(namespace):

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from ansible_collections.forumops.discourse.plugins.module_utils import backup
-from tests.fixtures.ansible import REPO_ROOT, VENV_BIN, ansible_env
+from tests.fixtures.ansible import REPO_ROOT, VENV_BIN, ansible_env, play_recap
 from tests.fixtures.rehearsal import (
     KUBECONFIG,
     apply_manifest,
@@ -71,9 +71,8 @@ def start(varfile):
 
 
 def recap(output):
-    match = re.search(r"localhost\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", output)
-    assert match, output
-    return {"changed": int(match[1]), "failed": int(match[2])}
+    counters = play_recap(output)
+    return {"changed": counters["changed"], "failed": counters["failed"]}
 
 
 def facts(tmp_path):

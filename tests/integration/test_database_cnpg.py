@@ -15,7 +15,7 @@ import time
 import pytest
 import yaml
 
-from tests.fixtures.ansible import REPO_ROOT, VENV_BIN, ansible_env
+from tests.fixtures.ansible import REPO_ROOT, VENV_BIN, ansible_env, play_recap
 from tests.fixtures.rehearsal import KUBECONFIG, kubectl, kubectl_json, rehearsal_env, wait_for
 
 pytestmark = pytest.mark.rehearsal
@@ -69,9 +69,8 @@ def start_converge(varfile):
 
 
 def recap(output):
-    match = re.search(r"localhost\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", output)
-    assert match, output
-    return {"changed": int(match[1]), "failed": int(match[2])}
+    counters = play_recap(output)
+    return {"changed": counters["changed"], "failed": counters["failed"]}
 
 
 def play_operator(namespace, name="discourse-pg", instances=2, healthy=True):

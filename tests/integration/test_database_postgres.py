@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.fixtures.ansible import REPO_ROOT
+from tests.fixtures.ansible import REPO_ROOT, play_recap
 from tests.fixtures.postgres import POSTGRES_BIN_PATH, start_postgres, stop_postgres
 
 pytestmark = pytest.mark.postgres
@@ -113,12 +113,7 @@ def converge(ansible, server, tmp_path, **variables):
     return result, (json.loads(facts.read_text()) if facts.exists() else None)
 
 
-def recap(result):
-    match = re.search(
-        r"localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", result.stdout
-    )
-    assert match, result.stdout + result.stderr
-    return {"ok": int(match[1]), "changed": int(match[2]), "failed": int(match[3])}
+recap = play_recap
 
 
 def test_the_bootstrap_sql_is_one_statement_per_extension():

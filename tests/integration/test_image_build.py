@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from ansible_collections.forumops.discourse.plugins.module_utils import image, pups
+from tests.fixtures.ansible import play_recap
 
 WEB = textwrap.dedent(
     """\
@@ -236,9 +237,7 @@ def config_document(config_yaml):
     return config_yaml.split("_FILE_SEPERATOR_")[-1].strip()
 
 
-def recap(result):
-    line = [x for x in result.stdout.splitlines() if x.startswith("localhost")][-1]
-    return dict(part.split("=") for part in line.split(":", 1)[1].split())
+recap = play_recap
 
 
 # ---- What the role should produce, derived from the inputs ---------------------------------------
@@ -339,8 +338,8 @@ def rendered(sources, ansible, tmp_path_factory):
 def test_render_only_run_succeeds_and_is_idempotent(rendered):
     assert rendered["first"].returncode == 0, rendered["first"].stdout + rendered["first"].stderr
     assert rendered["second"].returncode == 0, rendered["second"].stdout + rendered["second"].stderr
-    assert recap(rendered["second"])["changed"] == "0"
-    assert recap(rendered["second"])["failed"] == "0"
+    assert recap(rendered["second"])["changed"] == 0
+    assert recap(rendered["second"])["failed"] == 0
 
 
 def test_config_yaml_is_the_launchers_input_for_the_generated_config(rendered, sources):

@@ -75,7 +75,7 @@ def built(sources, buildah, ansible, tmp_path_factory):
 
 def test_buildah_builds_the_generated_context(built):
     assert built["result"].returncode == 0, built["result"].stdout + built["result"].stderr
-    assert recap(built["result"])["failed"] == "0"
+    assert recap(built["result"])["failed"] == 0
 
 
 def test_image_config_labels_and_cmd(built, buildah):

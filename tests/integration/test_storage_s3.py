@@ -9,11 +9,11 @@ What the role set is read back with boto3 and compared with Discourse's rules wr
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.fixtures.ansible import play_recap
 from tests.fixtures.s3 import free_port
 
 pytestmark = pytest.mark.s3
@@ -88,11 +88,7 @@ def converge(ansible, tmp_path, values):
     return ansible("ansible-playbook", PLAYBOOK, "-e", f"@{path}")
 
 
-def recap(result):
-    pattern = r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)"
-    match = re.search(pattern, result.stdout)
-    assert match, result.stdout + result.stderr
-    return {"ok": int(match[1]), "changed": int(match[2]), "failed": int(match[4])}
+recap = play_recap
 
 
 def converged(ansible, tmp_path, values):

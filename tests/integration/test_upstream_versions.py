@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from ansible_collections.forumops.discourse.plugins.module_utils import upstream
+from tests.fixtures.ansible import play_recap
 
 FIXTURES = Path(__file__).parent / "fixtures" / "github_api"
 RESET = 1893456000  # 2030-01-01T00:00:00Z
@@ -131,9 +132,7 @@ def check(ansible, path, api, *extra):
     )
 
 
-def recap(result):
-    line = [x for x in result.stdout.splitlines() if x.startswith("localhost")][-1]
-    return dict(part.split("=") for part in line.split(":", 1)[1].split())
+recap = play_recap
 
 
 def test_newer_release_found_and_lock_rewritten(ansible, github_api, tmp_path):
@@ -141,7 +140,7 @@ def test_newer_release_found_and_lock_rewritten(ansible, github_api, tmp_path):
     path.write_text(lock_text(OLD_LOCK))
     result = check(ansible, path, github_api, "-e", "discourse_upstream_write=true", "--diff")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert recap(result)["changed"] == "1"
+    assert recap(result)["changed"] == 1
     expected = newest(OLD_LOCK)
     assert path.read_text() == lock_text(expected)
     assert yaml.safe_load(path.read_text()) == expected
@@ -158,10 +157,10 @@ def test_report_only_and_check_mode_do_not_write(ansible, github_api, tmp_path):
     path.write_text(lock_text(OLD_LOCK))
     report = check(ansible, path, github_api)
     assert report.returncode == 0, report.stdout + report.stderr
-    assert recap(report)["changed"] == "0"
+    assert recap(report)["changed"] == 0
     dry = check(ansible, path, github_api, "-e", "discourse_upstream_write=true", "--check")
     assert dry.returncode == 0, dry.stdout + dry.stderr
-    assert recap(dry)["changed"] == "1"
+    assert recap(dry)["changed"] == 1
     assert path.read_text() == lock_text(OLD_LOCK)
 
 
@@ -171,7 +170,7 @@ def test_nothing_changes_when_up_to_date(ansible, github_api, tmp_path):
     path.write_text(current)
     result = check(ansible, path, github_api, "-e", "discourse_upstream_write=true")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert recap(result)["changed"] == "0"
+    assert recap(result)["changed"] == 0
     assert "up to date; channel release" in result.stdout
     assert path.read_text() == current
 
