@@ -5,7 +5,7 @@
 logical_backup and logical_restore use all of it, migration_check the PostgreSQL part. The pure
 backup logic stays in backup.py (standard library only, also run by the backup Job); the
 third-party libraries are imported here, guarded, and reported with missing_required_lib.
-The options documented in plugins/doc_fragments/backup.py are the specs below.
+The options documented in plugins/doc_fragments/postgres.py and s3.py are the specs below.
 """
 
 import contextlib
@@ -39,7 +39,7 @@ except ImportError as exc:  # pragma: no cover - reported with missing_required_
 PG_ERRORS = (psycopg2.Error,) if psycopg2 is not None else ()
 CONNECT_TIMEOUT = 10
 
-# The `db` option (doc fragment forumops.discourse.backup.postgres).
+# The `db` option (doc fragment forumops.discourse.postgres).
 DB_OPTIONS = dict(
     host=dict(type="str", required=True),
     port=dict(type="int", default=5432),
@@ -53,7 +53,7 @@ DB_OPTIONS = dict(
     ),
 )
 
-# The `s3` option, the backups bucket (doc fragment forumops.discourse.backup).
+# The `s3` option, the backups bucket (doc fragment forumops.discourse.s3).
 S3_OPTIONS = dict(
     bucket=dict(type="str", required=True),
     folder=dict(type="str", default=backup.DEFAULT_S3_FOLDER),

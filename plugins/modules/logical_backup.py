@@ -62,7 +62,8 @@ attributes:
     support: none
     description: Nothing to diff.
 extends_documentation_fragment:
-  - forumops.discourse.backup
+  - forumops.discourse.postgres
+  - forumops.discourse.s3
 notes:
   - The upload completes only when pg_dump exits with status 0; otherwise the multipart upload is
     aborted and no object is left behind.

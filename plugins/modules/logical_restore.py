@@ -73,7 +73,8 @@ options:
     description: Directory holding C(psql); empty to find it on C(PATH).
     type: path
 extends_documentation_fragment:
-  - forumops.discourse.backup
+  - forumops.discourse.postgres
+  - forumops.discourse.s3
 attributes:
   check_mode:
     support: full

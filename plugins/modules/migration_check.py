@@ -58,7 +58,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
-  - forumops.discourse.backup.postgres
+  - forumops.discourse.postgres
 attributes:
   check_mode:
     support: full
