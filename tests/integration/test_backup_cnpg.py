@@ -17,7 +17,7 @@ import time
 import pytest
 
 from ansible_collections.forumops.discourse.plugins.module_utils import backup
-from tests.fixtures.ansible import REPO_ROOT, VENV_BIN, ansible_env, play_recap
+from tests.fixtures.ansible import REPO_ROOT, VENV_BIN, ansible_env, play_recap, start_playbook
 from tests.fixtures.rehearsal import (
     KUBECONFIG,
     apply_manifest,
@@ -57,17 +57,8 @@ def write_vars(tmp_path, namespace, **variables):
 
 
 def start(varfile):
-    env = ansible_env(
-        **{k: v for k, v in rehearsal_env().items() if k in ("KUBECONFIG", "K8S_AUTH_KUBECONFIG")}
-    )
-    return subprocess.Popen(
-        [str(VENV_BIN / "ansible-playbook"), PLAYBOOK, "-e", f"@{varfile}"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    kube = {k: v for k, v in rehearsal_env().items() if k in ("KUBECONFIG", "K8S_AUTH_KUBECONFIG")}
+    return start_playbook(PLAYBOOK, "-e", f"@{varfile}", env=ansible_env(**kube))
 
 
 def recap(output):

@@ -9,13 +9,12 @@ from __future__ import annotations
 import base64
 import json
 import re
-import subprocess
 import time
 
 import pytest
 import yaml
 
-from tests.fixtures.ansible import REPO_ROOT, VENV_BIN, ansible_env, play_recap
+from tests.fixtures.ansible import REPO_ROOT, ansible_env, play_recap, start_playbook
 from tests.fixtures.rehearsal import KUBECONFIG, kubectl, kubectl_json, rehearsal_env, wait_for
 
 pytestmark = pytest.mark.rehearsal
@@ -55,17 +54,8 @@ def write_vars(tmp_path, namespace, **variables):
 
 
 def start_converge(varfile):
-    env = ansible_env(
-        **{k: v for k, v in rehearsal_env().items() if k in ("KUBECONFIG", "K8S_AUTH_KUBECONFIG")}
-    )
-    return subprocess.Popen(
-        [str(VENV_BIN / "ansible-playbook"), PLAYBOOK, "-e", f"@{varfile}"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    kube = {k: v for k, v in rehearsal_env().items() if k in ("KUBECONFIG", "K8S_AUTH_KUBECONFIG")}
+    return start_playbook(PLAYBOOK, "-e", f"@{varfile}", env=ansible_env(**kube))
 
 
 def recap(output):
