@@ -4,12 +4,16 @@ Real kube-apiserver, etcd, controller-manager and scheduler; kwok plays the kube
 """
 
 import json
+import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.fixtures.ansible import ansible_env, run_tool
 from tests.fixtures.rehearsal import (
+    KUBECONFIG,
+    STATE_DIR,
     apply_manifest,
     kubectl,
     kubectl_json,
@@ -274,3 +278,58 @@ def test_kubernetes_core_k8s_applies_a_manifest_list(rehearsal_namespace):
     }
     assert kubectl_json("get", "service", "web", "-n", rehearsal_namespace)["spec"]["ports"][0]["port"] == 80
     kubectl("rollout", "status", "deployment/web", "-n", rehearsal_namespace, "--timeout=60s")
+
+
+def test_a_new_cnpg_cluster_is_reported_healthy_as_the_operator_would(rehearsal_namespace):
+    apply_manifest(
+        {
+            "apiVersion": "postgresql.cnpg.io/v1",
+            "kind": "Cluster",
+            "metadata": {"name": "pg"},
+            "spec": {"instances": 3, "storage": {"size": "1Gi"}},
+        },
+        rehearsal_namespace,
+    )
+
+    status = wait_for(
+        lambda: kubectl_json("get", "cluster", "pg", "-n", rehearsal_namespace).get("status"),
+        "kwok's CloudNativePG stage",
+        timeout=60,
+    )
+
+    ready = [c for c in status["conditions"] if c["type"] == "Ready"]
+    assert status["phase"] == "Cluster in healthy state"
+    assert (status["instances"], status["readyInstances"]) == (3, 3)
+    assert [(c["status"], c["reason"]) for c in ready] == [("True", "ClusterIsReady")]
+
+
+def test_operator_stand_ins_are_available_under_their_real_names(rehearsal_kubeconfig):
+    def available():
+        deployments = kubectl_json("get", "deployments", "-A")["items"]
+        return sorted(
+            f"{d['metadata']['namespace']}/{d['metadata']['name']}"
+            for d in deployments
+            if d["metadata"]["namespace"] in ("cnpg-system", "cert-manager", "ingress-nginx")
+            and d.get("status", {}).get("availableReplicas", 0) >= 1
+        )
+
+    names = wait_for(lambda: len(available()) == 4 and available(), "the operator stand-ins", timeout=60)
+
+    assert names == [
+        "cert-manager/cert-manager",
+        "cnpg-system/barman-cloud",
+        "cnpg-system/cnpg-controller-manager",
+        "ingress-nginx/ingress-nginx-controller",
+    ]
+    plugin = kubectl_json("get", "service", "-n", "cnpg-system", "-l", "cnpg.io/pluginName")["items"]
+    assert [s["metadata"]["name"] for s in plugin] == ["barman-cloud"]
+
+
+def test_the_s3_stand_in_answers_on_the_inventory_overlays_endpoint(rehearsal_kubeconfig):
+    overlay = yaml.safe_load((STATE_DIR / "inventory" / "group_vars" / "all.yml").read_text())
+    with urllib.request.urlopen(overlay["discourse_storage_api_endpoint"] + "/", timeout=10) as response:
+        body = response.read().decode()
+
+    assert response.status == 200
+    assert "ListAllMyBucketsResult" in body
+    assert overlay["discourse_kubeconfig"] == str(KUBECONFIG)
