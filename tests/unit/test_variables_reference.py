@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tools" / "variables-reference"
@@ -315,3 +318,27 @@ def test_check_names_both_files_when_a_site_role_changes(tmp_path):
 
 def test_generation_is_deterministic():
     assert reference.generate(ROOT) == reference.generate(ROOT)
+
+
+def test_the_example_defaults_set_nothing_and_load_without_a_warning(tmp_path):
+    text = (ROOT / reference.DEFAULTS_PATH).read_text()
+    assert yaml.safe_load(text) is None
+    inventory = tmp_path / "inventory"
+    (inventory / "group_vars" / "all").mkdir(parents=True)
+    (inventory / "hosts.yml").write_text("---\nall:\n  hosts:\n    site_a:\n      discourse_namespace: a\n")
+    (inventory / "group_vars" / "all" / "defaults.yml").write_text(text)
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-inventory"),
+            "-i",
+            str(inventory / "hosts.yml"),
+            "--list",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    assert json.loads(result.stdout)["_meta"]["hostvars"] == {"site_a": {"discourse_namespace": "a"}}
