@@ -11,6 +11,8 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 COLLECTION_LINK := .collections/ansible_collections/forumops/discourse
 STAMP := $(VENV)/.installed
 INVENTORY ?= inventories/example
+# The example's documented dev password; a real customer's lives outside the repository.
+VAULT_PASSWORD_FILE ?= inventories/example/vault-password.txt
 REHEARSAL := tools/rehearsal/rehearsal
 PYTEST := $(BIN)/pytest
 
@@ -31,8 +33,10 @@ $(COLLECTION_LINK):
 
 setup: $(STAMP) $(COLLECTION_LINK) ## Create .venv from the pinned requirements and link the collection
 
-demo: setup rehearsal-up ## The main job: converge the example inventory (rehearsal cluster unless KUBECONFIG is set)
-	$(BIN)/ansible-playbook -i $(INVENTORY) playbooks/site.yml
+# Without KUBECONFIG: the local rehearsal cluster, with its inventory overlay (kubeconfig, S3 stand-in).
+demo: setup $(if $(KUBECONFIG),,rehearsal-up) ## The main job: converge the example inventory (rehearsal cluster unless KUBECONFIG is set)
+	$(BIN)/ansible-playbook -i $(INVENTORY) $(if $(KUBECONFIG),,-i .rehearsal/inventory) \
+		--vault-password-file $(VAULT_PASSWORD_FILE) playbooks/site.yml
 
 ruff: setup
 	$(BIN)/ruff check .

@@ -14,11 +14,16 @@ from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 from ansible.template import trust_as_template
+from ansible.utils.display import Display
 
 from ansible_collections.forumops.discourse.plugins.module_utils import kube
 
 # Connection options set for kubernetes.core's modules with module_defaults apply here too, so a
 # play's `group/kubernetes.core.k8s: {kubeconfig: ...}` serves both.
+display = Display()
+
+# Every changed object is also recorded in this host fact, so a play can summarise what it changed.
+CHANGES_FACT = "discourse_changed_objects"
 INHERITED_DEFAULTS = ("group/kubernetes.core.k8s", "group/k8s", "kubernetes.core.k8s")
 TEMPLATE_OPTIONS = (
     "variable_start_string",
@@ -66,6 +71,7 @@ class KubeAction(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
+        self._host = task_vars.get("inventory_hostname", "")
         result = super().run(tmp, task_vars)
         params = self._params()
         prepared = self.prepare(params, task_vars)
@@ -84,6 +90,10 @@ class KubeAction(ActionBase):
 
     def local(self, client, params):
         raise NotImplementedError
+
+    def progress(self, message):
+        """Long waits say what they wait for (the worker's display reaches the controller's)."""
+        display.display(f"  [{self._host}] {message}")
 
 
 class ActionModule(KubeAction):
@@ -143,4 +153,13 @@ class ActionModule(KubeAction):
             wait_sleep=params["wait_sleep"],
             validation=params["validation"],
             create_only=params["create_only"],
+            progress=self.progress,
         )
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        changed = result.get("changed_objects") or []
+        if changed:
+            before = (task_vars or {}).get(CHANGES_FACT) or []
+            result["ansible_facts"] = {CHANGES_FACT: list(before) + list(changed)}
+        return result

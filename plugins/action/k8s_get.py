@@ -13,4 +13,4 @@ class ActionModule(KubeAction):
     SPEC = kube.GET_SPEC
 
     def local(self, client, params):
-        return kube.run_get(client, params)
+        return kube.run_get(client, params, progress=self.progress)

@@ -26,7 +26,10 @@ options:
         description: The reason the condition must have, when set.
         type: str
   wait_timeout:
-    description: Seconds to wait for all objects together.
+    description:
+      - Seconds to wait for all objects together.
+      - While it waits, the action prints what it waits for and the time elapsed, after the first
+        poll and then every 10 seconds.
     type: int
     default: 120
   wait_sleep:

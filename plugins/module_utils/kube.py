@@ -743,6 +743,7 @@ def run_apply(
     create_only=False,
     sleep=time.sleep,
     clock=time.monotonic,
+    progress=None,
 ):
     """Apply (or delete) the objects in order; returns {changed, changed_objects, resources, diff?}.
 
@@ -784,7 +785,17 @@ def run_apply(
         results.append(after)
     if wait and not check_mode:
         results = wait_for_objects(
-            client, results, objects, state, namespace, wait_condition, wait_timeout, wait_sleep, sleep, clock
+            client,
+            results,
+            objects,
+            state,
+            namespace,
+            wait_condition,
+            wait_timeout,
+            wait_sleep,
+            sleep,
+            clock,
+            progress,
         )
     outcome = {
         "changed": changed,
@@ -796,9 +807,19 @@ def run_apply(
     return outcome
 
 
-def wait_for_objects(client, results, objects, state, namespace, condition, timeout, interval, sleep, clock):
-    """Poll until every object is ready (present) or gone (absent); returns the final objects."""
-    deadline = clock() + float(timeout)
+PROGRESS_EVERY = 10.0
+
+
+def wait_for_objects(
+    client, results, objects, state, namespace, condition, timeout, interval, sleep, clock, progress=None
+):
+    """Poll until every object is ready (present) or gone (absent); returns the final objects.
+
+    `progress(message)` hears what is waited for, when the first poll finds it not done and then
+    every PROGRESS_EVERY seconds."""
+    started = clock()
+    deadline = started + float(timeout)
+    told = None
     current = list(results)
     pending = list(range(len(objects)))
     while True:
@@ -818,10 +839,14 @@ def wait_for_objects(client, results, objects, state, namespace, condition, time
                 still.append(index)
         if not still:
             return current
-        if clock() >= deadline:
-            waiting = ", ".join(describe(current[i] or objects[i]) for i in still)
-            verb = "deletion of" if state == "absent" else "readiness of"
+        now = clock()
+        waiting = ", ".join(describe(current[i] or objects[i]) for i in still)
+        verb = "deletion of" if state == "absent" else "readiness of"
+        if now >= deadline:
             raise KubeError(f"timed out after {timeout}s waiting for the {verb} {waiting}")
+        if progress is not None and (told is None or now - told >= PROGRESS_EVERY):
+            progress(f"waiting for the {verb} {waiting} ({now - started:.0f}s of {timeout}s)")
+            told = now
         sleep(float(interval))
         pending = still
         if state != "absent":
@@ -907,7 +932,7 @@ def client_from_params(params):
     return client_for(kubeconfig or None, params.get("context"), connection_overrides(params))
 
 
-def run_get(client, params):
+def run_get(client, params, progress=None):
     """k8s_get: {resources: [...]} like kubernetes.core.k8s_info (Secret data included: use no_log)."""
     labels = selector_string(params.get("label_selectors"))
     fields = selector_string(params.get("field_selectors"))
@@ -944,6 +969,7 @@ def run_get(client, params):
             params.get("wait_sleep", 1),
             time.sleep,
             time.monotonic,
+            progress,
         )
     for item in found:
         (item.get("metadata") or {}).pop("managedFields", None)

@@ -146,6 +146,17 @@ changed_objects:
   type: list
   elements: str
   sample: [ConfigMap/forum-env, Deployment/forum-web]
+ansible_facts:
+  description: >-
+    On a local connection, the host fact C(discourse_changed_objects) grows by RV(changed_objects),
+    so a play can summarise everything its tasks changed (playbooks/site.yml does).
+  returned: when an object changed
+  type: dict
+  contains:
+    discourse_changed_objects:
+      description: C(Kind/name) of every object changed by this play's k8s_apply tasks so far.
+      type: list
+      elements: str
 diff:
   description: With C(--diff), C(prepared) holds one line per created, deleted or changed field.
   returned: when diff mode is on

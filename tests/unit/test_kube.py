@@ -405,3 +405,33 @@ def test_an_unreachable_api_server_is_named_in_the_error():
     assert str(error.value) == (
         f"cannot reach the Kubernetes API at http://127.0.0.1:{port}: [Errno 111] Connection refused"
     )
+
+
+class PollingClient:
+    """Answers GETs from a script of objects: the wait's only I/O."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+
+    def get(self, obj, namespace=None):
+        return self.answers.pop(0)
+
+
+def test_a_wait_reports_what_it_waits_for_at_the_first_poll_and_every_ten_seconds():
+    pending = deployment(available=1)
+    ready = deployment()
+    client = PollingClient([pending, pending, pending, ready])
+    now = [0.0]
+    heard = []
+
+    def sleep(seconds):
+        now[0] += 6
+
+    kube.wait_for_objects(
+        client, [pending], [pending], "present", None, None, 600, 1, sleep, lambda: now[0], heard.append
+    )
+
+    assert heard == [
+        "waiting for the readiness of Deployment f/web (0s of 600s)",
+        "waiting for the readiness of Deployment f/web (12s of 600s)",
+    ]

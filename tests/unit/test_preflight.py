@@ -1,0 +1,92 @@
+"""What a site needs from its cluster (module_utils/preflight.py): requirements and the report."""
+
+from ansible_collections.forumops.discourse.plugins.module_utils import preflight
+
+
+def whats(site):
+    return [need["what"] for need in preflight.requirements(site)]
+
+
+def test_the_default_site_needs_cloudnative_pg_only():
+    assert whats({}) == ["the CloudNativePG CRDs", "the CloudNativePG operator"]
+
+
+def test_an_external_database_with_no_routing_needs_nothing():
+    assert whats({"database_mode": "external", "routing": "none", "tls_issuer": "letsencrypt"}) == []
+
+
+def test_a_full_site_needs_everything_in_report_order():
+    site = {
+        "database_backups": True,
+        "podmonitor": True,
+        "ingress_class": "nginx",
+        "tls_issuer": "letsencrypt",
+        "storage_classes": ["fast", "", "fast"],
+    }
+
+    assert whats(site) == [
+        "the CloudNativePG CRDs",
+        "the CloudNativePG operator",
+        "the Barman Cloud plugin CRDs",
+        "the Barman Cloud plugin",
+        "the Prometheus operator CRDs",
+        "IngressClass nginx",
+        "the cert-manager CRDs",
+        "cert-manager",
+        "ClusterIssuer letsencrypt",
+        "a default StorageClass",
+        "StorageClass fast",
+    ]
+
+
+def test_checks_name_the_api_selector_or_object_they_look_for():
+    site = {"database_backups": True, "tls_issuer": "ca", "tls_issuer_kind": "Issuer", "namespace": "forum"}
+
+    needs = preflight.requirements(site)
+
+    assert needs[1] == {
+        "check": "running",
+        "selector": "app.kubernetes.io/name=cloudnative-pg",
+        "what": "the CloudNativePG operator",
+        "install": "cnpg",
+    }
+    assert needs[3]["selector"] == "cnpg.io/pluginName=barman-cloud.cloudnative-pg.io"
+    assert needs[-1] == {
+        "check": "named",
+        "api_version": "cert-manager.io/v1",
+        "kind": "Issuer",
+        "name": "ca",
+        "namespace": "forum",
+        "what": "Issuer ca in namespace forum",
+        "install": "issuer",
+    }
+
+
+def test_gateway_routing_needs_the_gateway_api_and_ignores_the_ingress_class():
+    assert whats({"database_mode": "external", "routing": "gateway", "ingress_class": "nginx"}) == [
+        "the Gateway API CRDs"
+    ]
+
+
+def test_the_report_lists_what_is_missing_with_how_to_install_it_and_what_could_not_be_checked():
+    needs = preflight.requirements({"ingress_class": "traefik"})
+
+    text = preflight.report("forum", [needs[0], needs[2]], [(needs[1], "GET deployments: 403 forbidden")])
+
+    assert text == (
+        "forum: the cluster lacks what this site needs:\n"
+        "  - the CloudNativePG CRDs: kubectl apply --server-side -f https://raw.githubusercontent.com/"
+        "cloudnative-pg/cloudnative-pg/release-1.30/releases/cnpg-1.30.1.yaml\n"
+        "  - IngressClass traefik: install an ingress controller that registers this IngressClass, "
+        "or change discourse_app_ingress_class_name\n"
+        "Could not check:\n"
+        "  - the CloudNativePG operator: GET deployments: 403 forbidden"
+    )
+
+
+def test_a_report_of_unchecked_items_only_says_so():
+    needs = preflight.requirements({})
+
+    assert preflight.report("forum", [], [(needs[1], "403")]) == (
+        "forum: could not check (no permission?):\n  - the CloudNativePG operator: 403"
+    )
