@@ -407,5 +407,35 @@ def test_bad_input_fails_before_any_api_call_naming_the_variable(case, tmp_path)
     output = result.stdout + result.stderr
     assert result.returncode == 2, output
     assert message in " ".join(output.split()), output
-    assert "Read the existing secret key base" not in output
+    assert "TASK [forumops.discourse.discourse_app : Apply" not in output
+    assert "TASK [forumops.discourse.discourse_app : Create" not in output
     assert recap(result)["changed"] == 0
+
+
+def test_every_failed_check_is_reported_in_one_run(tmp_path):
+    bogus = tmp_path / "kubeconfig"
+    bogus.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    extra = {
+        "discourse_hostname": "https://forum.app.test",
+        "discourse_app_hpa_enabled": True,
+        "discourse_app_web_replicas": 0,
+        "discourse_app_cdn_url": "cdn.app.test",
+        "discourse_app_extra_env": {"DISCOURSE_HOSTNAME": "other.test", "MY_FLAG": "1"},
+    }
+
+    result = converge("bad-input", "-e", json.dumps(extra), kubeconfig=bogus)
+
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode == 2, output
+    # One failed task (the validation) carries every message, in the order of the checks.
+    assert recap(result)["failed"] == 1
+    messages = [
+        "discourse_app_hostname (default: discourse_hostname) must be a bare DNS host name",
+        "discourse_app_web_replicas is 0 with discourse_app_hpa_enabled",
+        "discourse_app_cdn_url must start with http:// or https:// (got 'cdn.app.test').",
+        "discourse_app_extra_env sets variables the role manages: DISCOURSE_HOSTNAME.",
+    ]
+    positions = [output.find(message) for message in messages]
+    assert -1 not in positions, output
+    assert positions == sorted(positions)
+    assert "discourse_app_gateway_parent_refs" not in output
