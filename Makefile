@@ -16,7 +16,7 @@ VAULT_PASSWORD_FILE ?= inventories/example/vault-password.txt
 REHEARSAL := tools/rehearsal/rehearsal
 PYTEST := $(BIN)/pytest
 
-.PHONY: help setup demo lint ruff ansible-lint actionlint sanity changelog-lint unit integration molecule \
+.PHONY: help setup demo lint ruff ansible-lint actionlint sanity changelog-lint variables-reference unit integration molecule \
 	test test-fast bench rehearsal-build rehearsal-up rehearsal-down clean
 
 help: ## List the targets
@@ -54,7 +54,10 @@ sanity: setup ## ansible-test sanity on a copy of the collection at an ansible_c
 changelog-lint: setup
 	$(BIN)/antsibull-changelog lint
 
-lint: ruff ansible-lint actionlint changelog-lint sanity ## All linters
+variables-reference: setup ## Fail when docs/variables.md or the example's defaults.yml lag the argument specs
+	$(BIN)/python tools/variables-reference --check
+
+lint: ruff ansible-lint actionlint changelog-lint variables-reference sanity ## All linters
 
 unit: setup ## Unit tests (pure functions, no servers)
 	$(PYTEST) tests/unit

@@ -24,20 +24,3 @@ def test_bad_site_setting_fails_naming_the_variable_and_key(ansible):
     assert result.returncode == 2
     output = " ".join(result.stdout.split())
     assert "discourse_app_site_settings: 'max image size' is not a Discourse setting name" in output
-
-
-@pytest.mark.rehearsal
-def test_site_playbook_converges_the_example_inventory_twice(ansible, rehearsal_kubeconfig):
-    args = (
-        "-i",
-        "inventories/example",
-        "playbooks/site.yml",
-        "-e",
-        f"discourse_kubeconfig={rehearsal_kubeconfig}",
-    )
-    first = ansible("ansible-playbook", *args)
-    assert first.returncode == 0, first.stdout + first.stderr
-    assert "'namespace: discourse-example'" in first.stdout
-    second = ansible("ansible-playbook", *args)
-    assert second.returncode == 0, second.stdout + second.stderr
-    assert "changed=0" in second.stdout.split("PLAY RECAP")[-1]

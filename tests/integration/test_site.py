@@ -1,0 +1,157 @@
+"""playbooks/site.yml on the example inventory, against the rehearsal cluster and its S3 stand-in.
+
+Each test converges the example customer into its own namespace (`-e discourse_namespace=...`;
+the bucket names derive from it), with the rehearsal's inventory overlay, as `make demo` does.
+"""
+
+import json
+import re
+
+import boto3
+import pytest
+import yaml
+
+from tests.fixtures.ansible import play_recap
+from tests.fixtures.rehearsal import STATE_DIR, kubectl, kubectl_json
+
+pytestmark = pytest.mark.rehearsal
+
+SITE = "example_forum"
+IMAGE = "registry.example.test/forumops/discourse:2026.11.0"
+
+
+def converge(ansible, namespace, *extra):
+    return ansible(
+        "ansible-playbook",
+        "-i",
+        "inventories/example",
+        "-i",
+        str(STATE_DIR / "inventory"),
+        "--vault-password-file",
+        "inventories/example/vault-password.txt",
+        "playbooks/site.yml",
+        "-e",
+        f"discourse_namespace={namespace}",
+        *extra,
+    )
+
+
+def summary(output):
+    """The msg list of the 'Summarise the site' task (YAML callback output)."""
+    block = output.split("TASK [Summarise the site]", 1)[1].split("PLAY RECAP", 1)[0]
+    text = block.split("msg:", 1)[1]
+    return yaml.safe_load(text)
+
+
+def s3_buckets():
+    overlay = yaml.safe_load((STATE_DIR / "inventory" / "group_vars" / "all.yml").read_text())
+    client = boto3.client(
+        "s3",
+        endpoint_url=overlay["discourse_storage_api_endpoint"],
+        region_name="eu-central-1",
+        aws_access_key_id="forumops-example-access-key",
+        aws_secret_access_key="forumops-example-secret-key-0123456789",
+    )
+    return {bucket["Name"] for bucket in client.list_buckets()["Buckets"]}
+
+
+def test_the_example_site_converges_summarises_and_then_changes_nothing(ansible, rehearsal_namespace):
+    ns = rehearsal_namespace
+
+    first = converge(ansible, ns)
+
+    assert first.returncode == 0, first.stdout[-5000:] + first.stderr
+    lines = summary(first.stdout)
+    assert lines[:6] == [
+        f"site: {SITE} -> https://forum.example.test",
+        f"cluster: Kubernetes v1.36.3, namespace {ns}",
+        f"web example-forum-web: 2/2 ready, image {IMAGE}",
+        f"database: discourse-pg-rw.{ns}.svc:5432/discourse (cnpg)",
+        f"valkey: valkey.{ns}.svc:6379",
+        f"s3: https://objects.example.test, buckets {ns}-uploads and {ns}-backups",
+    ]
+    changed = lines[6].split(": ", 2)[2].split(", ")
+    assert lines[6].startswith(f"changed: {len(changed)} object(s): ")
+    for expected in ("Cluster/discourse-pg", "StatefulSet/valkey", "Deployment/example-forum-web"):
+        assert expected in changed
+    # The tiers ran in order: storage's Secret, then the database, Valkey, the app.
+    order = [changed.index(name) for name in ("Secret/example-forum-s3-credentials", "Cluster/discourse-pg")]
+    order += [changed.index(name) for name in ("StatefulSet/valkey", "Deployment/example-forum-web")]
+    assert order == sorted(order)
+    assert {f"{ns}-uploads", f"{ns}-backups"} <= s3_buckets()
+    # Progress lines name what they wait for.
+    assert f"[{SITE}] waiting for the readiness of Deployment {ns}/example-forum-web" in first.stdout
+
+    second = converge(ansible, ns)
+
+    assert second.returncode == 0, second.stdout[-5000:]
+    assert play_recap(second, SITE)["changed"] == 0
+    assert summary(second.stdout)[-1] == "changed: no Kubernetes object"
+
+    # --check --diff previews a change and makes none.
+    preview = converge(
+        ansible, ns, "--check", "--diff", "-e", '{"discourse_site_settings": {"title": "Renamed"}}'
+    )
+
+    assert preview.returncode == 0, preview.stdout[-5000:]
+    assert "DISCOURSE_TITLE" in preview.stdout
+    # The checksum annotation would roll the web pods.
+    assert summary(preview.stdout)[-1] == (
+        "changed: 2 object(s): ConfigMap/example-forum-env, Deployment/example-forum-web"
+    )
+    env = kubectl_json("get", "configmap", "example-forum-env", "-n", ns)["data"]
+    assert env["DISCOURSE_TITLE"] == "Example Forum"
+
+    # --tags app converges the app alone, with the other tiers' published connections.
+    app_only = converge(ansible, ns, "--tags", "app", "-e", "discourse_app_web_replicas=3")
+
+    assert app_only.returncode == 0, app_only.stdout[-5000:]
+    other_tiers = [
+        name
+        for role, name in re.findall(
+            r"TASK \[forumops\.discourse\.(discourse_\w+) : ([^\]]*)\]", app_only.stdout
+        )
+        if role != "discourse_app"
+    ]
+    # Only their argument checks (Ansible runs those whatever the tags) and their published facts.
+    assert other_tiers
+    assert [n for n in other_tiers if not n.startswith(("Validating arguments", "Publish"))] == []
+    assert f"database: discourse-pg-rw.{ns}.svc:5432/discourse (cnpg)" in summary(app_only.stdout)
+    deployment = kubectl_json("get", "deployment", "example-forum-web", "-n", ns)
+    assert deployment["spec"]["replicas"] == 3
+
+
+def test_a_cluster_without_what_the_site_needs_fails_listing_it_before_any_change(
+    ansible, rehearsal_namespace
+):
+    ns = rehearsal_namespace
+
+    result = converge(
+        ansible, ns, "-e", "discourse_app_ingress_class_name=traefik", "-e", "discourse_app_tls_issuer=acme"
+    )
+
+    assert result.returncode == 2
+    message = json.loads(
+        kubectl("get", "configmaps,secrets,clusters.postgresql.cnpg.io", "-n", ns, "-o", "json").stdout
+    )
+    assert [item["metadata"]["name"] for item in message["items"]] == ["kube-root-ca.crt"]
+    assert f"{ns}-uploads" not in s3_buckets()
+    flat = " ".join(result.stdout.split())
+    assert (
+        f"{SITE}: the cluster lacks what this site needs:"
+        " - IngressClass traefik: install an ingress controller that registers this IngressClass,"
+        " or change discourse_app_ingress_class_name"
+        " - ClusterIssuer acme: create the cert-manager issuer (an ACME ClusterIssuer),"
+        " or change discourse_app_tls_issuer"
+    ) in flat
+
+
+def test_a_preview_of_a_new_site_says_so_and_creates_nothing(ansible, rehearsal_kubeconfig):
+    ns = "site-preview-never-created"
+
+    result = converge(ansible, ns, "--check")
+
+    assert result.returncode == 0, result.stdout[-5000:]
+    flat = " ".join(result.stdout.split())
+    assert f"{SITE} is a new site: namespace {ns} does not exist, so every object would be created." in flat
+    assert kubectl("get", "namespace", ns, check=False).returncode != 0
