@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from ansible.module_utils.testing import patch_module_args
 from botocore.exceptions import ClientError
 
+from ansible_collections.forumops.discourse.plugins.modules import s3_buckets
 from tests.fixtures.ansible import play_recap
-from tests.fixtures.s3 import free_port
+from tests.fixtures.s3 import S3Server, free_port
 
 pytestmark = pytest.mark.s3
 
@@ -330,3 +332,179 @@ def test_bad_input_fails_before_any_api_call(ansible, s3_server, tmp_path, overr
     assert message in output
     assert s3_server.client().list_buckets()["Buckets"] == []
     assert not (tmp_path / "render").exists()
+
+
+# --- forumops.discourse.s3_buckets on its own: the module the role's bucket setup is -----------------
+
+
+@pytest.fixture
+def module(s3_server, capsys):
+    def run(buckets, **kwargs):
+        with patch_module_args(module_args(s3_server, buckets, **kwargs)), pytest.raises(SystemExit):
+            s3_buckets.main()
+        return json.loads(capsys.readouterr().out)
+
+    return run
+
+
+def module_args(s3_server, buckets, check_mode=False, diff=False, secret_key=None):
+    return {
+        "connection": {
+            "endpoint_url": s3_server.endpoint,
+            "access_key": s3_server.access_key_id,
+            "secret_key": secret_key or s3_server.secret_access_key,
+            "addressing_style": "path",
+            "connect_timeout": 2,
+        },
+        "buckets": buckets,
+        "_ansible_check_mode": check_mode,
+        "_ansible_diff": diff,
+    }
+
+
+BACKUPS_ENTRY = {
+    "name": BACKUPS,
+    "versioning": False,
+    "public_access": {
+        "block_public_acls": True,
+        "ignore_public_acls": True,
+        "block_public_policy": True,
+        "restrict_public_buckets": True,
+    },
+    "manage_policy": True,
+    "policy": None,
+    "cors": [
+        {
+            "allowed_headers": ["*"],
+            "allowed_methods": ["GET", "HEAD", "PUT"],
+            "allowed_origins": ["*"],
+            "expose_headers": ["ETag"],
+            "max_age_seconds": 3000,
+        }
+    ],
+    "lifecycle_rules": [
+        {
+            "id": "forumops-abort-incomplete-multipart-uploads",
+            "abort_incomplete_multipart_upload_days": 7,
+        },
+        {"id": "forumops-expire-backups", "prefix": "default/", "expiration_days": 30},
+    ],
+}
+EXPIRE_RULE = {
+    "ID": "forumops-expire-backups",
+    "Filter": {"Prefix": "default/"},
+    "Status": "Enabled",
+    "Expiration": {"Days": 30},
+}
+
+
+def test_module_check_mode_reports_a_new_bucket_and_creates_nothing(module, s3_server):
+    result = module([BACKUPS_ENTRY], check_mode=True, diff=True)
+    assert result["changed"] is True
+    assert result["buckets"] == [
+        {
+            "name": BACKUPS,
+            "changed": True,
+            "changes": [
+                "created",
+                "public access block",
+                "cors",
+                "lifecycle rule forumops-abort-incomplete-multipart-uploads added",
+                "lifecycle rule forumops-expire-backups added",
+            ],
+        }
+    ]
+    assert result["diff"][0]["before_header"] == f"bucket {BACKUPS} (absent)"
+    assert result["diff"][0]["after"]["lifecycle"] == [abort_rule(7), EXPIRE_RULE]
+    assert s3_server.client().list_buckets()["Buckets"] == []
+
+
+def test_module_converges_once_then_only_reads(module, s3_server):
+    first = module([BACKUPS_ENTRY])
+    assert first["buckets"][0]["changes"][0] == "created"
+    client = s3_server.client()
+    assert lifecycle(client, BACKUPS) == [abort_rule(7), EXPIRE_RULE]
+    assert client.get_bucket_cors(Bucket=BACKUPS)["CORSRules"] == [BACKUP_DIRECT_UPLOAD_RULE]
+
+    second = module([BACKUPS_ENTRY], diff=True)
+    assert second == {
+        "changed": False,
+        "buckets": [{"name": BACKUPS, "changed": False, "changes": []}],
+        "diff": [],
+        "invocation": second["invocation"],
+    }
+    # The secret key never comes back, not even in the invocation.
+    assert s3_server.secret_access_key not in json.dumps(second)
+
+
+def test_module_check_mode_on_an_existing_bucket_changes_nothing(module, s3_server):
+    module([BACKUPS_ENTRY])
+    entry = dict(
+        BACKUPS_ENTRY,
+        cors=[],
+        lifecycle_rules=BACKUPS_ENTRY["lifecycle_rules"][:1],
+        lifecycle_absent=["forumops-expire-backups"],
+        versioning=True,
+    )
+    result = module([entry], check_mode=True, diff=True)
+    assert result["buckets"][0]["changes"] == [
+        "versioning enabled",
+        "cors removed",
+        "lifecycle rule forumops-expire-backups removed",
+    ]
+    assert result["diff"][0]["before"]["lifecycle"] == [abort_rule(7), EXPIRE_RULE]
+    assert result["diff"][0]["after"]["lifecycle"] == [abort_rule(7)]
+    client = s3_server.client()
+    assert lifecycle(client, BACKUPS) == [abort_rule(7), EXPIRE_RULE]
+    assert client.get_bucket_cors(Bucket=BACKUPS)["CORSRules"] == [BACKUP_DIRECT_UPLOAD_RULE]
+    assert "Status" not in client.get_bucket_versioning(Bucket=BACKUPS)
+
+    # Without check mode the same entry does exactly that, and a foreign rule survives it.
+    cnpg_rule = {
+        "ID": "cnpg-wal",
+        "Filter": {"Prefix": "cnpg/"},
+        "Status": "Enabled",
+        "Expiration": {"Days": 9},
+    }
+    client.put_bucket_lifecycle_configuration(
+        Bucket=BACKUPS, LifecycleConfiguration={"Rules": [cnpg_rule, abort_rule(7), EXPIRE_RULE]}
+    )
+    module([entry])
+    assert lifecycle(client, BACKUPS) == [cnpg_rule, abort_rule(7)]
+    assert error_code(client.get_bucket_cors, Bucket=BACKUPS) == "NoSuchCORSConfiguration"
+    assert client.get_bucket_versioning(Bucket=BACKUPS)["Status"] == "Enabled"
+
+
+def test_module_refused_key_names_the_call_and_hides_the_secret(module, s3_server):
+    s3_server.require_auth()
+    result = module([BACKUPS_ENTRY], secret_key=SECRET_KEY)
+    assert result["failed"] is True
+    assert result["msg"] == (
+        f"head_bucket on bucket {BACKUPS} failed: 403 Forbidden: the key may not use this bucket,"
+        " or the name belongs to another account"
+    )
+    assert "endpoint_unreachable" not in result
+    assert SECRET_KEY not in json.dumps(result)
+
+
+def test_module_unreachable_endpoint_is_flagged(capsys):
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    args = module_args(S3Server(endpoint=endpoint), [{"name": BACKUPS}])
+    with patch_module_args(args), pytest.raises(SystemExit):
+        s3_buckets.main()
+    result = json.loads(capsys.readouterr().out)
+    assert result["failed"] is True
+    assert result["endpoint_unreachable"] is True
+    assert result["msg"] == f'Could not connect to the endpoint URL: "{endpoint}/{BACKUPS}"'
+
+
+def test_role_check_mode_changes_no_bucket(ansible, s3_server, tmp_path):
+    converged(ansible, tmp_path, site_vars(s3_server, tmp_path, discourse_storage_backups_expire_days=30))
+    path = tmp_path / "vars.json"
+    path.write_text(json.dumps(site_vars(s3_server, tmp_path, discourse_storage_abort_multipart_days=3)))
+    result = ansible("ansible-playbook", PLAYBOOK, "-e", f"@{path}", "--check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "changed: [localhost]" in result.stdout
+    client = s3_server.client()
+    assert lifecycle(client, BACKUPS) == [abort_rule(7), EXPIRE_RULE]
+    assert lifecycle(client, UPLOADS) == [abort_rule(7)]
