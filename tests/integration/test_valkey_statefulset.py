@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.fixtures.rehearsal import kubectl_json
+from tests.fixtures.rehearsal import apply_manifest, kubectl_json
 from tests.fixtures.valkey import SESSION_PASSWORD, recap, run_role
 
 pytestmark = pytest.mark.rehearsal
@@ -137,7 +137,6 @@ def test_the_statefulset_converges_ready_and_idempotent(
     second, _facts = converge(ansible, tmp_path, rehearsal_kubeconfig, ns)
 
     assert recap(second)["changed"] == 0, second.stdout
-    assert "0 of 6 Valkey objects changed" in second.stdout
     assert password_of(ns) == password
     assert password not in first.stdout + second.stdout + first.stderr + second.stderr
 
@@ -149,6 +148,16 @@ def test_changing_maxmemory_rolls_the_pod_and_keeps_the_password(
     converge(ansible, tmp_path, rehearsal_kubeconfig, ns, discourse_valkey_maxmemory="256mb")
     before = get("statefulset", "valkey", ns)
     password = password_of(ns)
+    objects = [
+        ("secret", "valkey-password"),
+        ("configmap", "valkey"),
+        ("service", "valkey-headless"),
+        ("service", "valkey"),
+        ("networkpolicy", "valkey"),
+        ("statefulset", "valkey"),
+    ]
+    versions = {obj: get(*obj, ns)["metadata"]["resourceVersion"] for obj in objects[:-1]}
+    versions[objects[-1]] = before["metadata"]["generation"]
 
     changed, _facts = converge(
         ansible, tmp_path, rehearsal_kubeconfig, ns, discourse_valkey_maxmemory="384mb"
@@ -157,7 +166,15 @@ def test_changing_maxmemory_rolls_the_pod_and_keeps_the_password(
     after = get("statefulset", "valkey", ns)
     conf = get("configmap", "valkey", ns)["data"]["valkey.conf"]
     assert "\nmaxmemory 384mb\n" in conf
-    assert "ConfigMap/valkey, StatefulSet/valkey" in changed.stdout
+    assert recap(changed)["changed"] == 1
+    # Only the ConfigMap and the StatefulSet's pod template changed; the other objects were left alone.
+    changed_objects = [
+        obj
+        for obj in objects
+        if get(*obj, ns)["metadata"]["resourceVersion" if obj[0] != "statefulset" else "generation"]
+        != versions[obj]
+    ]
+    assert changed_objects == [("configmap", "valkey"), ("statefulset", "valkey")]
     annotations_before = before["spec"]["template"]["metadata"]["annotations"]
     annotations_after = after["spec"]["template"]["metadata"]["annotations"]
     assert annotations_after["forumops.io/config-checksum"] == sha256(conf)
@@ -241,3 +258,45 @@ def test_an_api_failure_is_reported_although_the_apply_task_hides_its_output(
     assert facts is None
     assert "Applying the Valkey objects in namespace valkey-namespace-that-does-not-exist failed" in output
     assert '"valkey-namespace-that-does-not-exist" not found' in output.replace("\\", "")
+
+
+def test_an_existing_secret_without_a_password_is_never_replaced(
+    ansible, tmp_path, rehearsal_kubeconfig, rehearsal_namespace
+):
+    ns = rehearsal_namespace
+    apply_manifest(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "valkey-password"},
+            "stringData": {"other": "kept-as-it-is"},
+        },
+        ns,
+    )
+
+    result, facts = run_role(
+        ansible,
+        tmp_path,
+        discourse_kubeconfig=str(rehearsal_kubeconfig),
+        discourse_namespace=ns,
+        discourse_site_name="forum",
+    )
+
+    output = " ".join(result.stdout.split())
+    assert result.returncode == 2, output
+    assert facts is None
+    assert (
+        f'Secret {ns}/valkey-password exists but has no non-empty key "password"; it is not replaced.'
+        in output
+    )
+    secret = get("secret", "valkey-password", ns)
+    assert {key: base64.b64decode(value).decode() for key, value in secret["data"].items()} == {
+        "other": "kept-as-it-is"
+    }
+    # Nothing else was applied.
+    assert (
+        kubectl_json(
+            "get", "statefulsets,configmaps,services", "-n", ns, "-l", "app.kubernetes.io/name=valkey"
+        )["items"]
+        == []
+    )
