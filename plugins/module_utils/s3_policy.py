@@ -1,6 +1,6 @@
 # Copyright: (c) 2025, forumops.discourse contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Pure logic of the s3_bucket_policy module: what to do to a bucket's policy, and how to compare.
+"""Bucket policies (for the s3_buckets module): what to do to a bucket's policy, and how to compare.
 
 No Ansible or boto3 imports, so it is unit-tested directly.
 """

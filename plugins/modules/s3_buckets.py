@@ -11,8 +11,8 @@ description:
   - Creates each bucket of O(buckets) when it is missing and brings the settings the entry manages to
     the given values, with one S3 client for the whole list. A no-op run makes only read calls (about six
     per bucket over one kept-alive connection), so one task replaces the separate runs of
-    M(amazon.aws.s3_bucket), M(forumops.discourse.s3_bucket_policy), M(community.aws.s3_cors) and
-    M(community.aws.s3_lifecycle) per bucket.
+    M(amazon.aws.s3_bucket), M(community.aws.s3_cors), M(community.aws.s3_lifecycle) and a policy module
+    per bucket.
   - Settings an entry leaves out (V(null)) are neither read nor changed.
   - Bucket policies are compared the way S3 reads them (statement order, single values versus lists and
     the default C(Version) do not count); CORS rules in order, the lists inside a rule in any order.

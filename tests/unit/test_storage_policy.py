@@ -1,4 +1,4 @@
-"""The s3_bucket_policy module's pure logic: when a bucket policy is put, deleted or left alone."""
+"""Bucket policy logic (module_utils/s3_policy.py): when a bucket policy is put, deleted or left alone."""
 
 from __future__ import annotations
 
