@@ -20,10 +20,10 @@ VAULT_VARIABLES = (
     "vault_discourse_s3_access_key_id",
     "vault_discourse_s3_secret_access_key",
 )
-SITES = [
+SITES = (
     {"name": "acme_forum", "hostname": "forum.acme.com"},
     {"name": "acme_support", "hostname": "support.acme.com", "namespace": "acme-help"},
-]
+)
 
 
 def scaffold(inventories, password_file, name="acme", sites=SITES):
