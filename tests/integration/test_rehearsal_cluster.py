@@ -280,16 +280,17 @@ def test_kubernetes_core_k8s_applies_a_manifest_list(rehearsal_namespace):
     kubectl("rollout", "status", "deployment/web", "-n", rehearsal_namespace, "--timeout=60s")
 
 
-def test_a_new_cnpg_cluster_is_reported_healthy_as_the_operator_would(rehearsal_namespace):
-    apply_manifest(
-        {
-            "apiVersion": "postgresql.cnpg.io/v1",
-            "kind": "Cluster",
-            "metadata": {"name": "pg"},
-            "spec": {"instances": 3, "storage": {"size": "1Gi"}},
-        },
-        rehearsal_namespace,
-    )
+def test_a_new_cnpg_cluster_labelled_for_kwok_is_reported_healthy_as_the_operator_would(rehearsal_namespace):
+    for name, labels in (("pg", {"forumops.test/operator": "kwok"}), ("unlabelled", {})):
+        apply_manifest(
+            {
+                "apiVersion": "postgresql.cnpg.io/v1",
+                "kind": "Cluster",
+                "metadata": {"name": name, "labels": labels},
+                "spec": {"instances": 3, "storage": {"size": "1Gi"}},
+            },
+            rehearsal_namespace,
+        )
 
     status = wait_for(
         lambda: kubectl_json("get", "cluster", "pg", "-n", rehearsal_namespace).get("status"),
@@ -301,6 +302,8 @@ def test_a_new_cnpg_cluster_is_reported_healthy_as_the_operator_would(rehearsal_
     assert status["phase"] == "Cluster in healthy state"
     assert (status["instances"], status["readyInstances"]) == (3, 3)
     assert [(c["status"], c["reason"]) for c in ready] == [("True", "ClusterIsReady")]
+    # Opt-in: a Cluster created at the same time without the label is left to the test.
+    assert "status" not in kubectl_json("get", "cluster", "unlabelled", "-n", rehearsal_namespace)
 
 
 def test_operator_stand_ins_are_available_under_their_real_names(rehearsal_kubeconfig):
@@ -333,3 +336,4 @@ def test_the_s3_stand_in_answers_on_the_inventory_overlays_endpoint(rehearsal_ku
     assert response.status == 200
     assert "ListAllMyBucketsResult" in body
     assert overlay["discourse_kubeconfig"] == str(KUBECONFIG)
+    assert overlay["discourse_database_cluster_labels"] == {"forumops.test/operator": "kwok"}
