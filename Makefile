@@ -74,7 +74,7 @@ test-fast: ruff unit ## Quick loop: ruff and unit tests
 test: setup ## Everything CI runs: lint, unit, integration, molecule
 	$(MAKE) lint
 	$(MAKE) unit
-	status=0; $(MAKE) integration molecule || status=$$?; $(MAKE) rehearsal-down; exit $$status
+	status=0; $(MAKE) -k integration molecule || status=$$?; $(MAKE) rehearsal-down; exit $$status
 
 bench: setup ## Benchmarks (each prints a ratio against a baseline measured in the same run)
 	status=0; for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || status=1; done; exit $$status
