@@ -18,12 +18,12 @@ from ansible.utils.display import Display
 
 from ansible_collections.forumops.discourse.plugins.module_utils import kube
 
-# Connection options set for kubernetes.core's modules with module_defaults apply here too, so a
-# play's `group/kubernetes.core.k8s: {kubeconfig: ...}` serves both.
 display = Display()
 
 # Every changed object is also recorded in this host fact, so a play can summarise what it changed.
 CHANGES_FACT = "discourse_changed_objects"
+# Connection options set for kubernetes.core's modules with module_defaults apply here too, so a
+# play's `group/kubernetes.core.k8s: {kubeconfig: ...}` serves both.
 INHERITED_DEFAULTS = ("group/kubernetes.core.k8s", "group/k8s", "kubernetes.core.k8s")
 TEMPLATE_OPTIONS = (
     "variable_start_string",
