@@ -19,6 +19,9 @@ description:
   - Lifecycle rules are managed by ID; rules with other IDs on the bucket stay as they are.
   - Works with AWS and S3-compatible APIs (MinIO, Ceph, Cloudflare R2, Hetzner); providers without an API
     (public access block, policies) need those settings left out.
+  - On a local connection the action plugin of the same name runs it in the controller's worker
+    process, with boto3 already imported by the controller; on any other connection this module runs
+    on the host.
 author:
   - forumops engineering (@forumops)
 requirements:
@@ -249,117 +252,16 @@ endpoint_unreachable:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.forumops.discourse.plugins.module_utils import backup_io  # noqa: E402
-from ansible_collections.forumops.discourse.plugins.module_utils import s3_buckets as logic  # noqa: E402
-
-try:
-    from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
-except ImportError:  # reported by backup_io.require_libraries
-    BotoCoreError = ClientError = ConnectTimeoutError = EndpointConnectionError = None
-
-
-class S3Failure(Exception):
-    def __init__(self, msg, unreachable=False):
-        super().__init__(msg)
-        self.unreachable = unreachable
-
-
-def client_for(connection):
-    config = backup_io.BotocoreConfig(
-        connect_timeout=connection["connect_timeout"],
-        retries={"max_attempts": 2, "mode": "standard"},
-        s3={"addressing_style": connection["addressing_style"]},
-    )
-    return backup_io.boto3.client(
-        "s3",
-        endpoint_url=connection["endpoint_url"] or None,
-        region_name=connection["region"] or None,
-        aws_access_key_id=connection["access_key"] or None,
-        aws_secret_access_key=connection["secret_key"] or None,
-        verify=connection["validate_certs"],
-        config=config,
-    )
-
-
-def call(client, method, kwargs, absent_codes=()):
-    """One boto3 call; None when S3 answers with one of absent_codes; S3Failure for other errors."""
-    try:
-        return getattr(client, method)(**kwargs)
-    except ClientError as error:
-        details = error.response.get("Error", {})
-        code = str(details.get("Code") or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
-        if code in absent_codes:
-            return None
-        raise S3Failure(
-            logic.describe_client_error(method, kwargs["Bucket"], code, details.get("Message"))
-        ) from None
-    except (EndpointConnectionError, ConnectTimeoutError) as error:
-        raise S3Failure(str(error), unreachable=True) from None
-    except BotoCoreError as error:
-        raise S3Failure(f"{method} on bucket {kwargs['Bucket']} failed: {error}") from None
-
-
-def converge_bucket(client, connection, bucket, check_mode):
-    """(result, diff) of one bucket."""
-    name = bucket["name"]
-    changes = []
-    exists = call(client, "head_bucket", {"Bucket": name}, logic.MISSING_BUCKET_CODES) is not None
-    if not exists:
-        changes.append("created")
-        if not check_mode:
-            method, kwargs = logic.create_call(name, connection["region"])
-            call(client, method, kwargs)
-    current = {}
-    if exists or not check_mode:
-        for key in logic.reads_for(bucket):
-            method, absent_codes = logic.READS[key]
-            current[key] = logic.parse_read(key, call(client, method, {"Bucket": name}, absent_codes))
-    calls, setting_changes, after = logic.plan(bucket, current)
-    changes.extend(setting_changes)
-    if not check_mode:
-        for method, kwargs in calls:
-            call(client, method, kwargs)
-    diff = {
-        "before_header": f"bucket {name}" if exists else f"bucket {name} (absent)",
-        "after_header": f"bucket {name}",
-        "before": current if exists else {},
-        "after": after,
-    }
-    return {"name": name, "changed": bool(changes), "changes": changes}, diff
+from ansible_collections.forumops.discourse.plugins.module_utils import backup_io, s3_buckets_io  # noqa: E402
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            connection=dict(type="dict", default={}, options=logic.CONNECTION_OPTIONS),
-            buckets=dict(type="list", elements="dict", required=True, options=logic.BUCKET_OPTIONS),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=s3_buckets_io.ARGUMENT_SPEC, supports_check_mode=True)
     backup_io.require_libraries(module, s3=True)
-    connection = module.params["connection"]
-    buckets = module.params["buckets"]
-    errors = logic.check_buckets(buckets)
-    if errors:
-        module.fail_json(msg="; ".join(errors))
-
-    client = client_for(connection)
-    results = []
-    diffs = []
-    try:
-        for bucket in buckets:
-            result, diff = converge_bucket(client, connection, bucket, module.check_mode)
-            results.append(result)
-            if result["changed"]:
-                diffs.append(diff)
-    except S3Failure as failure:
-        extra = {"endpoint_unreachable": True} if failure.unreachable else {}
-        module.fail_json(msg=str(failure), buckets=results, changed=bool(diffs), **extra)
-
-    output = {"changed": bool(diffs), "buckets": results}
-    if module._diff:
-        output["diff"] = diffs
-    module.exit_json(**output)
+    result = s3_buckets_io.run(module.params, module.check_mode, module._diff)
+    if result.get("failed"):
+        module.fail_json(**result)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":
