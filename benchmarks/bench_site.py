@@ -72,6 +72,8 @@ def playbook(inventory, path, *extra):
 def main():
     if subprocess.run([str(REHEARSAL), "status"], capture_output=True, check=False).returncode != 0:
         subprocess.run([str(REHEARSAL), "up"], check=True)
+    # 21 Valkey volumes: the PersistentVolumes earlier runs released must be Available again.
+    subprocess.run([str(REHEARSAL), "reclaim"], check=True)
     run_id = uuid.uuid4().hex[:6]
     site_yml = os.path.join(ROOT, "playbooks/site.yml")
     with tempfile.TemporaryDirectory() as scratch:
