@@ -31,7 +31,12 @@ $(COLLECTION_LINK):
 	mkdir -p $(dir $@)
 	ln -sfn ../../.. $@
 
-setup: $(STAMP) $(COLLECTION_LINK) ## Create .venv from the pinned requirements and link the collection
+DEBIAN_STAMP := $(VENV)/.debian-packages
+$(DEBIAN_STAMP): tools/debian-packages
+	tools/debian-packages
+	mkdir -p $(VENV) && touch $@
+
+setup: $(DEBIAN_STAMP) $(STAMP) $(COLLECTION_LINK) ## Install missing Debian packages, create .venv from the pinned requirements, link the collection
 
 # Without KUBECONFIG: the local rehearsal cluster, with its inventory overlay (kubeconfig, S3 stand-in).
 demo: setup $(if $(KUBECONFIG),,rehearsal-up) ## The main job: converge the example inventory (rehearsal cluster unless KUBECONFIG is set)

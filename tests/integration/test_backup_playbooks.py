@@ -153,7 +153,7 @@ def test_restore_playbook_needs_confirmation_then_restores_into_a_new_database(
 
         refused = run(ansible, "playbooks/restore.yml", inv)
         assert refused.returncode != 0
-        assert "discourse_restore_confirm: a restore replaces the data the site serves" in refused.stdout
+        assert "run playbooks/restore.yml with -e discourse_restore_confirm=true" in refused.stdout
         assert postgres_server.query(
             "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", target
         ) == [(0,)]

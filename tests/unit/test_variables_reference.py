@@ -263,7 +263,7 @@ def run(*args):
 
 def copy_checkout(destination):
     for role in reference.ROLES:
-        for relative in ("meta/argument_specs.yml", "defaults/main.yml"):
+        for relative in ("meta/argument_specs.yml", "defaults/main.yml", "vars/main.yml"):
             source = ROOT / "roles" / role / relative
             (destination / "roles" / role / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(source, destination / "roles" / role / relative)
