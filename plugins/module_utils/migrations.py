@@ -264,3 +264,47 @@ def summary(result):
         f"image at {result['target_version'] or 'no migration'}; "
         f"rollback to the previous image {'safe' if result['rollback_safe'] else 'not safe'}"
     )
+
+
+# ---- A converge must not roll the code back behind migrations that ran ---------------------------
+
+
+def code_rollback_refusal(site, history_name, history, image, manifest):
+    """Why deploying ``image`` would run old code on a newer schema, or "" when it is safe.
+
+    ``history`` is the data of the site's deploy-history ConfigMap ({} when there is none):
+    playbooks/upgrade.yml writes ``current-image`` and ``applied-versions`` (JSON) once an image's
+    post-deploy migrations have completed, and rollback.yml writes the image it rolled back to.
+    ``manifest`` is the build manifest of ``image`` ({} when the inventory names the image alone).
+    Deploying the recorded image, or one whose manifest knows every applied migration, is safe.
+    """
+    current = (history or {}).get("current-image") or ""
+    if not current or current == image:
+        return ""
+    try:
+        applied = json.loads(history.get("applied-versions") or "null")
+    except ValueError:
+        applied = None
+    known = set((manifest or {}).get("migrations", {}).get("pre", []))
+    known |= set((manifest or {}).get("migrations", {}).get("post", []))
+    if not known:
+        reason = (
+            f"{image} has no build manifest listing its migrations (discourse_app_build_manifest), "
+            "so nothing shows it is not older"
+        )
+    elif applied is None:
+        reason = f"ConfigMap {history_name} records no applied migrations to compare {image}'s with"
+    else:
+        unknown = _sorted(set(applied) - known)
+        if not unknown:
+            return ""
+        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        reason = f"{image} does not know the applied migrations {shown}"
+    return (
+        f"{site}: REFUSED before any change: the inventory deploys {image}, but the site runs {current}, "
+        f"recorded in ConfigMap {history_name} once its post-deploy migrations had run; {reason}. "
+        "Deploying it would run older code on the newer schema. Make the inventory follow the upgrade: "
+        f"set discourse_app_image: {current} (and point discourse_app_build_manifest, if set, at that "
+        "image's manifest), or move to a newer image with playbooks/upgrade.yml. The way back to an "
+        "older image is a restore of the pre-upgrade backup (docs/backup-restore.md)."
+    )

@@ -11,7 +11,7 @@ import boto3
 import pytest
 import yaml
 
-from tests.fixtures.ansible import play_recap
+from tests.fixtures.ansible import play_recap, run_example
 from tests.fixtures.rehearsal import STATE_DIR, kubectl, kubectl_json
 
 pytestmark = pytest.mark.rehearsal
@@ -21,19 +21,7 @@ IMAGE = "registry.example.test/forumops/discourse:2026.11.0"
 
 
 def converge(ansible, namespace, *extra):
-    return ansible(
-        "ansible-playbook",
-        "-i",
-        "inventories/example",
-        "-i",
-        str(STATE_DIR / "inventory"),
-        "--vault-password-file",
-        "inventories/example/vault-password.txt",
-        "playbooks/site.yml",
-        "-e",
-        f"discourse_namespace={namespace}",
-        *extra,
-    )
+    return run_example("playbooks/site.yml", namespace, *extra, state_dir=STATE_DIR)
 
 
 def summary(output):

@@ -340,17 +340,15 @@ def test_external_database_is_read_directly_and_a_database_ahead_stops_before_an
         },
         ns,
     )
+    # The database role's inputs: upgrade.yml publishes the connection from them, as site.yml does.
     external = {
         "discourse_database_mode": "external",
-        "discourse_database_connection": {
-            "host": postgres_server.host,
-            "port": postgres_server.port,
-            "database": postgres_db,
-            "user": postgres_server.user,
-            "secret_name": "up-c-db",
-            "password_key": "password",
-            "sslmode": "disable",
-        },
+        "discourse_database_external_host": postgres_server.host,
+        "discourse_database_external_port": postgres_server.port,
+        "discourse_database_name": postgres_db,
+        "discourse_database_owner": postgres_server.user,
+        "discourse_database_secret_name": "up-c-db",
+        "discourse_database_sslmode": "disable",
     }
 
     ahead = upgrade(ns, MANIFEST_B, limit="up_c", **external)

@@ -390,3 +390,55 @@ def test_applied_versions_are_digit_strings():
         with pytest.raises(migrations.MigrationError) as raised:
             migrations.validate_applied(["20250101000000", bad])
         assert str(raised.value) == f"applied_versions[1] is {shown}, not a migration version"
+
+
+# ---- code_rollback_refusal: a converge after an upgrade (issue 22, item 2) ----------------------
+
+A = "registry.test/discourse:2026.1.0"
+B = "registry.test/discourse:2026.2.0@sha256:" + "b" * 64
+MANIFEST_A = {"migrations": {"pre": ["20260101000001"], "post": ["20260101000003"]}}
+MANIFEST_B = {"migrations": {"pre": ["20260101000001", "20260201000001"], "post": ["20260101000003"]}}
+HISTORY_B = {
+    "current-image": B,
+    "applied-versions": json.dumps(["20260101000001", "20260101000003", "20260201000001"]),
+}
+
+
+def refusal(history, image, manifest):
+    return migrations.code_rollback_refusal("forum", "ns/forum-deploy-history", history, image, manifest)
+
+
+def test_no_history_or_the_recorded_image_or_a_manifest_that_knows_every_migration_is_safe():
+    assert refusal({}, A, {}) == ""
+    assert refusal(HISTORY_B, B, {}) == ""
+    assert refusal(HISTORY_B, "registry.test/discourse:2026.3.0", MANIFEST_B) == ""
+
+
+def test_an_older_image_is_refused_naming_both_images_and_the_migrations_it_lacks():
+    assert refusal(HISTORY_B, A, MANIFEST_A) == (
+        f"forum: REFUSED before any change: the inventory deploys {A}, but the site runs {B}, recorded in "
+        "ConfigMap ns/forum-deploy-history once its post-deploy migrations had run; "
+        f"{A} does not know the applied migrations 20260201000001. Deploying it would run older code on "
+        f"the newer schema. Make the inventory follow the upgrade: set discourse_app_image: {B} (and point "
+        "discourse_app_build_manifest, if set, at that image's manifest), or move to a newer image with "
+        "playbooks/upgrade.yml. The way back to an older image is a restore of the pre-upgrade backup "
+        "(docs/backup-restore.md)."
+    )
+
+
+def test_an_image_without_migrations_or_a_history_without_versions_cannot_be_shown_safe():
+    assert (
+        f"{A} has no build manifest listing its migrations (discourse_app_build_manifest), so nothing "
+        in (refusal(HISTORY_B, A, {}))
+    )
+    assert "ConfigMap ns/forum-deploy-history records no applied migrations to compare" in refusal(
+        {"current-image": B}, A, MANIFEST_A
+    )
+
+
+def test_many_unknown_migrations_are_counted():
+    history = {"current-image": B, "applied-versions": json.dumps([f"2026030100000{i}" for i in range(8)])}
+    assert (
+        "migrations 20260301000000, 20260301000001, 20260301000002, 20260301000003, 20260301000004"
+        " and 3 more." in refusal(history, A, MANIFEST_A)
+    )
