@@ -132,7 +132,16 @@ def test_backup_and_restore_on_the_example_inventory(ansible, rehearsal_namespac
             process.kill()
     assert process.returncode == 0, output[-6000:]
 
-    restored = ok("playbooks/restore.yml", ns, "-e", "discourse_restore_confirm=true")
+    # Reported (item 1): `-e discourse_backup_confirm_delete_old_cluster=false` deleted the old Cluster.
+    restored = ok(
+        "playbooks/restore.yml",
+        ns,
+        "-e",
+        "discourse_restore_confirm=true",
+        "-e",
+        "discourse_backup_confirm_delete_old_cluster=false",
+    )
+    assert exists("clusters.postgresql.cnpg.io", "discourse-pg", ns)
     # kwok made the recovery Cluster healthy because it kept the site's Cluster labels (item 14).
     recovery = kubectl_json("get", "clusters.postgresql.cnpg.io", "discourse-pg-restored", "-n", ns)
     assert recovery["metadata"]["labels"]["forumops.test/operator"] == "kwok"
