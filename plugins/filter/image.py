@@ -78,6 +78,7 @@ def image_build_commands(
     global_flags=None,
     push=False,
     executable=None,
+    secrets=None,
 ):
     return _guard(
         image.build_commands,
@@ -90,6 +91,7 @@ def image_build_commands(
         global_flags=tuple(global_flags or ()),
         push=bool(push),
         executable=executable or None,
+        secrets=dict(secrets or {}),
     )
 
 

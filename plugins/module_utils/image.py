@@ -38,6 +38,12 @@ ON_BOOT_KEYS = ("CREATE_DB_ON_BOOT", "MIGRATE_ON_BOOT", "PRECOMPILE_ON_BOOT")
 BUILD_ONLY_ENV = ("SKIP_DB_AND_REDIS",)
 
 SHA_RE = re.compile(r"\A[0-9a-f]{40}\Z")
+# The user-info part of any URL in a text: scheme://<userinfo>@host.
+URL_USERINFO_RE = re.compile(r"\b([a-z][a-z0-9+.-]*)://([^/?#\s@]*)@", re.I)
+GIT_CREDENTIALS_HINT = (
+    "use discourse_image_git_credentials_file (a git credential store file given to the builder as a "
+    "build secret) for private repositories"
+)
 NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 # A git URL that is safe inside a shell command and a pups row: no spaces, quotes, $, `, ; or credentials.
 URL_RE = re.compile(
@@ -142,8 +148,12 @@ def plugin_problems(plugins, variable="discourse_image_plugins"):
                 f"{where}.url: {url!r} is not a git URL usable in a build (no spaces, quotes, $ or shell "
                 "characters)"
             )
-        elif re.match(r"\A[a-z+]+://[^/@]*:[^/@]*@", url):
-            problems.append(f"{where}.url: credentials in the URL would be baked into the image")
+        elif url_credentials(url):
+            problems.append(
+                f"{where}.url: the URL holds credentials ({url_credentials(url)}), which would reach "
+                "config.yaml, the plugin's .git/config in the image and the build manifest; "
+                + GIT_CREDENTIALS_HINT
+            )
         if not SHA_RE.match(ref):
             problems.append(
                 f"{where}.ref: {ref!r} is not pinned; give the full 40-character commit SHA "
@@ -155,6 +165,19 @@ def plugin_problems(plugins, variable="discourse_image_plugins"):
     for name in sorted({n for n in names if names.count(n) > 1}):
         problems.append(f"{variable}: the plugin {name} is listed twice")
     return problems
+
+
+def url_credentials(text):
+    """What kind of credential a URL in ``text`` carries ("a token", "a user and password"), or "".
+
+    A bare user name is no credential over SSH (ssh://git@host); anywhere else a user-info part is
+    a token (https://ghp_x@github.com, a Sentry DSN) or a user:password pair."""
+    for scheme, userinfo in URL_USERINFO_RE.findall(str(text)):
+        if ":" in userinfo:
+            return "a user and password"
+        if scheme.lower() not in ("ssh", "git+ssh"):
+            return "a token"
+    return ""
 
 
 def normalize_plugins(plugins):
@@ -206,6 +229,11 @@ def env_problems(env, is_secret, variable="discourse_image_env"):
             problems.append(
                 f"{variable}: {key} is a secret or connection setting; it must come from a Kubernetes "
                 "Secret at runtime, never from the image"
+            )
+        elif url_credentials(env[key]):
+            problems.append(
+                f"{variable}: {key} holds a URL with {url_credentials(env[key])}; it would become a "
+                "Dockerfile ARG and image metadata. Give it to the pods from a Kubernetes Secret instead"
             )
     return problems
 
@@ -352,8 +380,12 @@ def build_commands(
     global_flags=(),
     push=False,
     executable=None,
+    secrets=None,
 ):
     """The builder's command lines as argv lists.
+
+    ``secrets`` maps build secret ids to files on the build host (``--secret id=ID,src=FILE``, the
+    same flag for docker buildx, podman and buildah); they are mounted only in RUN steps that ask.
 
     Returns ``{build: argv, push: [argv, ...], digest_file: path or None, digest_key: key or None}``:
     after the push the registry digest is read from ``digest_file`` (a JSON file when ``digest_key`` is
@@ -372,10 +404,13 @@ def build_commands(
     tag_args = []
     for ref in references:
         tag_args += ["--tag", ref]
+    secret_args = []
+    for secret_id in sorted(secrets or {}):
+        secret_args += ["--secret", f"id={secret_id},src={secrets[secret_id]}"]
     if builder == "docker":
         metadata = posixpath.join(output, "build-metadata.json")
         build = [exe, *global_flags, "buildx", "build", "--file", dockerfile, "--iidfile", iidfile]
-        build += ["--metadata-file", metadata, *label_args, *tag_args, *build_flags]
+        build += ["--metadata-file", metadata, *label_args, *tag_args, *secret_args, *build_flags]
         build += ["--push" if push else "--load", context]
         return {
             "build": build,
@@ -384,7 +419,7 @@ def build_commands(
             "digest_key": "containerimage.digest" if push else None,
         }
     build = [exe, *global_flags, "build", "--file", dockerfile, "--iidfile", iidfile]
-    build += [*label_args, *tag_args, *build_flags, context]
+    build += [*label_args, *tag_args, *secret_args, *build_flags, context]
     digest_file = posixpath.join(output, "push-digest")
     pushes = []
     if push:

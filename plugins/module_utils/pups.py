@@ -30,6 +30,14 @@ DEFAULT_BASE_IMAGE = "discourse/base:2.0.20250722-0020"
 DEFAULT_BUILD_SKIP_TAGS = ("precompile", "migrate", "db")
 DEFAULT_LANG = "en_US.UTF-8"
 CONFIG_TARGET = "/tmp/forumops-pups-config.yaml"
+# A git credential store file (https://user:token@host lines), mounted only while pups clones: git
+# reads it through credential.helper, so no token reaches a layer, .git/config, a label or the manifest.
+GIT_CREDENTIALS_SECRET = "git_credentials"
+GIT_CREDENTIALS_TARGET = "/run/secrets/git_credentials"
+GIT_CREDENTIALS_ENV = (
+    f"GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=credential.helper "
+    f"GIT_CONFIG_VALUE_0='store --file={GIT_CREDENTIALS_TARGET}' "
+)
 
 # ENV set in the image when bake_env is false (the Go launcher's defaultBakeEnv, plus the *_ON_BOOT set).
 DEFAULT_BAKE_ENV = (
@@ -1480,8 +1488,12 @@ def dockerfile(
     boot_command="/sbin/boot",
     extra_secrets=(),
     config_file="config.yaml",
+    git_credentials=False,
 ):
-    """A BuildKit Dockerfile that runs pups on the bind-mounted config; no secret reaches it."""
+    """A BuildKit Dockerfile that runs pups on the bind-mounted config; no secret reaches it.
+
+    With ``git_credentials`` the pups step also mounts the build secret ``git_credentials`` and points
+    git's credential helper at it, for plugins in private repositories."""
     if not base_image or re.search(r"\s", base_image):
         raise PupsError(f"base_image {base_image!r} is not an image reference")
     public = [(k, v) for k, v in env.items() if not is_secret_env(k, extra_secrets) and "\n" not in v]
@@ -1511,9 +1523,14 @@ def dockerfile(
     for arg in pups_args:
         if not re.match(r"^--[a-z-]+=[A-Za-z0-9_,.-]*$", arg):
             raise PupsError(f"tag list {arg!r} is not safe in a RUN line")
+    mounts = f"--mount=type=bind,source={config_file},target={CONFIG_TARGET}"
+    git_env = ""
+    if git_credentials:
+        mounts += f" --mount=type=secret,id={GIT_CREDENTIALS_SECRET},target={GIT_CREDENTIALS_TARGET}"
+        git_env = GIT_CREDENTIALS_ENV
     lines.append(
-        f"RUN --mount=type=bind,source={config_file},target={CONFIG_TARGET} cat {CONFIG_TARGET} | "
-        f"/usr/local/bin/pups {''.join(arg + ' ' for arg in pups_args)}--stdin"
+        f"RUN {mounts} cat {CONFIG_TARGET} | "
+        f"{git_env}/usr/local/bin/pups {''.join(arg + ' ' for arg in pups_args)}--stdin"
     )
     if boot_command:
         lines.append(f"CMD [{_docker_quote(boot_command)}]")
@@ -1541,6 +1558,7 @@ def render(
     build_skip_tags=DEFAULT_BUILD_SKIP_TAGS,
     build_tags=None,
     extra_secrets=(),
+    git_credentials=False,
 ):
     """Render a container config the way upstream would; see plugins/modules/pups_render.py.
 
@@ -1609,6 +1627,7 @@ def render(
         tags=build_tags,
         bake_env=bake_env,
         extra_secrets=extra_secrets,
+        git_credentials=git_credentials,
     )
     return {
         "run": run,

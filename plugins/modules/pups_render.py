@@ -91,6 +91,15 @@ options:
         UNICORN_WORKERS, UNICORN_SIDEKIQS, RUBY_GC_*, *_ON_BOOT).
     type: bool
     default: false
+  git_credentials:
+    description:
+      - The pups step mounts the build secret C(git_credentials) (a git credential store file, lines
+        such as C(https://x-access-token:TOKEN@github.com)) and git reads it through
+        C(credential.helper), so plugins in private repositories clone without a token in any URL,
+        layer, label or the build manifest. The builder must be given the secret
+        (C(--secret id=git_credentials,src=FILE)).
+    type: bool
+    default: false
   base_image:
     description:
       - Image for the Dockerfile's C(FROM). Defaults to the config's C(base_image), then to a pinned
@@ -270,6 +279,7 @@ def main():
             build_skip_tags=dict(type="list", elements="str", default=["precompile", "migrate", "db"]),
             build_tags=dict(type="list", elements="str"),
             secret_env_keys=dict(type="list", elements="str", default=[], no_log=False),
+            git_credentials=dict(type="bool", default=False, no_log=False),
         ),
         supports_check_mode=True,
     )
@@ -305,6 +315,7 @@ def main():
             build_skip_tags=p["build_skip_tags"],
             build_tags=p["build_tags"],
             extra_secrets=tuple(p["secret_env_keys"]),
+            git_credentials=p["git_credentials"],
         )
     except pups.PupsError as exc:
         module.fail_json(msg=str(exc))

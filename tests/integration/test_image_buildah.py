@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,7 @@ mkdir -p /var/lib/pups-standin
 echo "$@" > /var/lib/pups-standin/args
 cat > /var/lib/pups-standin/stdin
 env > /var/lib/pups-standin/env
+if [ -r /run/secrets/git_credentials ]; then echo mounted > /var/lib/pups-standin/git-credentials; fi
 """
 BASE = "localhost/forumops-standin-base"
 
@@ -42,7 +44,7 @@ def buildah(tmp_path_factory):
     for directory in ("bin", "usr/local/bin", "sbin", "tmp"):
         (tree / directory).mkdir(parents=True)
     shutil.copy2("/bin/busybox", tree / "bin" / "busybox")
-    for applet in ("sh", "cat", "echo", "env", "mkdir"):
+    for applet in ("sh", "cat", "echo", "env", "mkdir", "["):
         (tree / "bin" / applet).symlink_to("busybox")
     (tree / "usr/local/bin/pups").write_text(PUPS_STANDIN)
     (tree / "usr/local/bin/pups").chmod(0o755)
@@ -71,6 +73,56 @@ def built(sources, buildah, ansible, tmp_path_factory):
         json.loads((tmp_path / "out" / "build-manifest.json").read_text()) if result.returncode == 0 else None
     )
     return {"result": result, "manifest": manifest, "out": tmp_path / "out"}
+
+
+TOKEN = "ghp_forumopsTestToken0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def built_with_git_credentials(sources, buildah, ansible, tmp_path_factory):
+    """A second build whose plugins would come from a private repository (issue 22, item 4)."""
+    tmp_path = tmp_path_factory.mktemp("image-buildah-git")
+    credentials = tmp_path / "git-credentials"
+    credentials.write_text(f"https://x-access-token:{TOKEN}@github.com\n")
+    lock = lock_for(sources, base_image={"repository": BASE, "tag": "1", "digest": ""})
+    vars_ = {
+        "discourse_image_builder": "buildah",
+        "discourse_image_builder_global_flags": buildah["flags"],
+        "discourse_image_builder_flags": ["--isolation", "chroot", "--pull=never"],
+        "discourse_image_tags": ["private"],
+        "discourse_image_git_credentials_file": str(credentials),
+    }
+    result = build(ansible, tmp_path, lock, "-e", json.dumps(vars_))
+    assert result.returncode == 0, result.stdout + result.stderr
+    manifest = json.loads((tmp_path / "out" / "build-manifest.json").read_text())
+    return {"result": result, "manifest": manifest, "out": tmp_path / "out"}
+
+
+def test_git_credentials_reach_the_pups_step_and_nothing_else(built_with_git_credentials, buildah):
+    built = built_with_git_credentials
+    reference = built["manifest"]["image"]["reference"]
+    info = buildah["run"]("inspect", "--type", "image", reference).stdout
+    assert TOKEN not in info  # config, labels (the build manifest) and history
+    assert TOKEN not in built["result"].stdout + built["result"].stderr
+    for path in (built["out"] / "context").rglob("*"):
+        assert not path.is_file() or TOKEN not in path.read_text(errors="replace"), path
+    container = buildah["run"]("from", "--pull-never", reference).stdout.strip()
+    try:
+        mount = buildah["run"]("mount", container).stdout.strip()
+        with open(f"{mount}/var/lib/pups-standin/git-credentials", encoding="utf-8") as handle:
+            assert handle.read() == "mounted\n"
+        with open(f"{mount}/var/lib/pups-standin/env", encoding="utf-8") as handle:
+            env = dict(line.split("=", 1) for line in handle.read().splitlines() if "=" in line)
+        assert env["GIT_CONFIG_KEY_0"] == "credential.helper"
+        assert env["GIT_CONFIG_VALUE_0"] == "store --file=/run/secrets/git_credentials"
+        leaked = subprocess.run(
+            ["grep", "-rlF", TOKEN, mount], capture_output=True, text=True, check=False
+        ).stdout.split()
+        assert leaked == []
+        assert not Path(mount, "run/secrets/git_credentials").exists()
+    finally:
+        buildah["run"]("umount", container)
+        buildah["run"]("rm", container)
 
 
 def test_buildah_builds_the_generated_context(built):

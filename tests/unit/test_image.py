@@ -28,6 +28,15 @@ def test_docker_buildx_command_pushes_and_records_metadata():
     }  # fmt: skip
 
 
+def test_build_secrets_are_given_to_every_builder_by_id_and_file():
+    secrets = {"git_credentials": "/run/ci/git-credentials"}
+    for builder in ("docker", "podman", "buildah"):
+        build = image.build_commands(builder, "/b/context", "/b", REFS[:1], {}, secrets=secrets)["build"]
+        at = build.index("--secret")
+        assert build[at : at + 2] == ["--secret", "id=git_credentials,src=/run/ci/git-credentials"]
+        assert build.count("--secret") == 1
+
+
 def test_docker_without_push_loads_the_image():
     commands = image.build_commands("docker", "/b/context", "/b", REFS[:1], {})
     assert commands["build"][-2:] == ["--load", "/b/context"]
@@ -124,10 +133,45 @@ def test_plugins_must_be_pinned_and_safe():
         "discourse_image_plugins[0].ref: 'main' is not pinned; give the full 40-character commit SHA "
         "(playbooks/check_upstream.yml finds the newest commit of the branch)"
     ]
+    leak = (
+        "which would reach config.yaml, the plugin's .git/config in the image and the build manifest; use "
+        "discourse_image_git_credentials_file (a git credential store file given to the builder as a build "
+        "secret) for private repositories"
+    )
     assert image.plugin_problems([{"url": "https://u:p@example.test/x.git", "ref": SHA}]) == [
-        "discourse_image_plugins[0].url: credentials in the URL would be baked into the image"
+        f"discourse_image_plugins[0].url: the URL holds credentials (a user and password), {leak}"
     ]
+    # Reported (issue 22, item 4): a token-only URL passed the check.
+    assert image.plugin_problems([{"url": "https://ghp_abc123@github.com/acme/private.git", "ref": SHA}]) == [
+        f"discourse_image_plugins[0].url: the URL holds credentials (a token), {leak}"
+    ]
+    # A user name alone is no credential over SSH.
+    assert image.plugin_problems([{"url": "ssh://git@github.com/acme/private.git", "ref": SHA}]) == []
+    assert image.plugin_problems([{"url": "git@github.com:acme/private.git", "ref": SHA}]) == []
     assert "not a git URL" in image.plugin_problems([{"url": "https://x/$(id).git", "ref": SHA}])[0]
+
+
+def test_env_refuses_values_with_credentials_in_a_url():
+    env = {
+        "HTTPS_PROXY": "http://u:p@proxy.example.test:3128",
+        "DISCOURSE_SENTRY_DSN": "https://0123abcd@o1.ingest.sentry.io/42",
+        "HTTP_PROXY": "http://proxy.example.test:3128",
+        "DISCOURSE_CDN_URL": "https://cdn.example.test",
+    }
+    assert image.env_problems(env, lambda key: False) == [
+        "discourse_image_env: DISCOURSE_SENTRY_DSN holds a URL with a token; it would become a Dockerfile "
+        "ARG and image metadata. Give it to the pods from a Kubernetes Secret instead",
+        "discourse_image_env: HTTPS_PROXY holds a URL with a user and password; it would become a Dockerfile "
+        "ARG and image metadata. Give it to the pods from a Kubernetes Secret instead",
+    ]
+
+
+def test_url_credentials_names_the_kind():
+    assert image.url_credentials("https://ghp_x@github.com/a/b.git") == "a token"
+    assert image.url_credentials("see http://user:pw@host/ and more") == "a user and password"
+    assert image.url_credentials("ssh://git@github.com/a/b.git") == ""
+    assert image.url_credentials("ssh://git:pw@github.com/a/b.git") == "a user and password"
+    assert image.url_credentials("mailto:admin@example.test https://example.test/a@b") == ""
 
 
 def test_env_refuses_secrets_and_role_managed_keys():

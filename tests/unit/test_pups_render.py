@@ -226,6 +226,21 @@ def test_dockerfile_for_the_build_step():
     )
 
 
+def test_dockerfile_mounts_git_credentials_only_in_the_pups_step():
+    """Private plugins: git reads a credential store file mounted as a build secret (BuildKit
+    `RUN --mount=type=secret`), never a token in a URL, layer or label (issue 22, item 4)."""
+    result = render(git_credentials=True)
+    run_line = [line for line in result["dockerfile"].splitlines() if line.startswith("RUN ")]
+    assert run_line == [
+        "RUN --mount=type=bind,source=config.yaml,target=/tmp/forumops-pups-config.yaml "
+        "--mount=type=secret,id=git_credentials,target=/run/secrets/git_credentials "
+        "cat /tmp/forumops-pups-config.yaml | GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=credential.helper "
+        "GIT_CONFIG_VALUE_0='store --file=/run/secrets/git_credentials' "
+        "/usr/local/bin/pups --skip-tags=precompile,migrate,db --stdin"
+    ]
+    assert "git_credentials" not in render()["dockerfile"]
+
+
 def test_dockerfile_never_carries_secrets():
     result = render(bake_env=True)
     for secret in (
