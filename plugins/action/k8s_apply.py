@@ -153,6 +153,7 @@ class ActionModule(KubeAction):
             wait_sleep=params["wait_sleep"],
             validation=params["validation"],
             create_only=params["create_only"],
+            keep=params.get("keep"),
             progress=self.progress,
         )
 

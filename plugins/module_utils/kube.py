@@ -741,15 +741,21 @@ def run_apply(
     wait_sleep=1,
     validation="Strict",
     create_only=False,
+    keep=None,
     sleep=time.sleep,
     clock=time.monotonic,
     progress=None,
 ):
     """Apply (or delete) the objects in order; returns {changed, changed_objects, resources, diff?}.
 
-    Raises KubeError with the object named when the API refuses one or a wait fails.
+    Raises KubeError with the object named when the API refuses one or a wait fails. ``keep``
+    guards the generated values of the Secrets among the objects, before any is applied: see
+    check_kept.
     """
     objects = [plain(obj) for obj in expand_definitions(definitions)]
+    for obj in objects if keep and state == "present" else []:
+        if obj["kind"] == "Secret":
+            check_kept(client, obj, client.get(obj, namespace), keep, namespace)
     changed = False
     results = []
     lines = []
@@ -805,6 +811,30 @@ def run_apply(
     if want_diff:
         outcome["diff"] = {"prepared": "\n".join(lines)}
     return outcome
+
+
+def check_kept(client, obj, before, keep, namespace=None):
+    """Refuse to make a new generated value where the old one is still in use, or is incomplete.
+
+    ``keep``: ``keys`` the existing object's data must hold; ``in_use_by``, refs ({api_version,
+    kind, name}) whose existence means the object existed and its value is in use, so creating a
+    new one would not match it; ``hint``, what to do, appended to either error.
+    """
+    hint = f" {keep['hint']}" if keep.get("hint") else ""
+    if before is not None:
+        data = before.get("data") or {}
+        missing = [key for key in keep.get("keys") or [] if not data.get(key)]
+        if missing:
+            raise KubeError(f"{describe(before)} has no key {', '.join(map(repr, missing))}.{hint}")
+        return
+    for ref in keep.get("in_use_by") or []:
+        user = {"apiVersion": ref["api_version"], "kind": ref["kind"], "metadata": {"name": ref["name"]}}
+        user["metadata"]["namespace"] = obj["metadata"].get("namespace") or namespace
+        if client.get(user, namespace) is not None:
+            raise KubeError(
+                f"{describe(obj)} is gone, but {describe(user)} exists: the value it held is still in use "
+                f"and a new one would not match it, so none is made.{hint}"
+            )
 
 
 PROGRESS_EVERY = 10.0
@@ -890,6 +920,23 @@ APPLY_SPEC = dict(
     wait_timeout={"type": "int", "default": 120},
     wait_sleep={"type": "int", "default": 1},
     create_only={"type": "bool", "default": False},
+    keep={
+        "type": "dict",
+        "options": {
+            "keys": {"type": "list", "elements": "str", "default": [], "no_log": False},
+            "in_use_by": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "api_version": {"type": "str", "default": "v1"},
+                    "kind": {"type": "str", "required": True},
+                    "name": {"type": "str", "required": True},
+                },
+            },
+            "hint": {"type": "str", "default": ""},
+        },
+    },
 )
 
 GET_SPEC = dict(

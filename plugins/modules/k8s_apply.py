@@ -71,6 +71,42 @@ options:
         returned. For Jobs whose existence records that a step ran.
     type: bool
     default: false
+  keep:
+    description:
+      - Guards generated values (a Secret created once and never replaced) - each Secret among the
+        objects is checked before any object is applied.
+    type: dict
+    suboptions:
+      keys:
+        description: Data keys an existing object must hold (non-empty); a missing one fails, naming the object and key.
+        type: list
+        elements: str
+        default: []
+      in_use_by:
+        description:
+          - Objects whose existence means the missing object existed and its value is still in use (the
+            Deployment that reads a Secret, the database Cluster that has its password). When the object
+            is missing and one of these exists, the task fails instead of creating a new value.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          api_version:
+            description: API version of the object.
+            type: str
+            default: v1
+          kind:
+            description: Kind of the object.
+            type: str
+            required: true
+          name:
+            description: Name of the object, in the same namespace.
+            type: str
+            required: true
+      hint:
+        description: What to do instead, appended to either error.
+        type: str
+        default: ""
   wait:
     description:
       - Wait until every object is ready (or gone, with O(state=absent)). Deployment - observed,
@@ -196,6 +232,7 @@ def main():
             wait_sleep=params["wait_sleep"],
             validation=params["validation"],
             create_only=params["create_only"],
+            keep=params.get("keep"),
         )
     except kube.KubeError as exc:
         module.fail_json(msg=str(exc))

@@ -1,0 +1,144 @@
+"""Generated secrets are never regenerated under a running site (issue 22, items 5 and 7).
+
+The example customer on the rehearsal cluster (inventories/example plus the overlay, as `make demo`
+runs it). A generated Secret that is gone while the objects using its value exist was lost, not
+new: the converge stops, saying what was lost and how to restore it, and makes no new value. The
+pods' config checksum is built from the Secrets' resourceVersions, never from a secret value, so a
+reader with the `view` role cannot test password guesses against it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+import pytest
+
+from tests.fixtures.ansible import run_example
+from tests.fixtures.rehearsal import STATE_DIR, kubectl, kubectl_json
+
+pytestmark = pytest.mark.rehearsal
+
+KEY_BASE = "example-forum-secret-key-base"
+
+
+def converge(namespace, *extra):
+    return run_example("playbooks/site.yml", namespace, *extra, state_dir=STATE_DIR)
+
+
+def converged(namespace, *extra):
+    result = converge(namespace, *extra)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    return result
+
+
+def flat(result):
+    return " ".join(result.stdout.split())
+
+
+def pod_checksum(namespace):
+    template = kubectl_json("get", "deployment", "example-forum-web", "-n", namespace)["spec"]["template"]
+    return template["metadata"]["annotations"]["forumops.io/config-checksum"]
+
+
+def checksum_from_what_a_reader_without_the_password_sees(namespace):
+    """The annotation recomputed from the env ConfigMap, the Deployment's Secret references and the
+    role's Secrets' resourceVersions: the password is not an input (Ansible's to_json(sort_keys))."""
+    env = kubectl_json("get", "configmap", "example-forum-env", "-n", namespace)["data"]
+    container = kubectl_json("get", "deployment", "example-forum-web", "-n", namespace)["spec"]["template"][
+        "spec"
+    ]["containers"][0]
+    secret_env = [
+        {
+            "name": e["name"],
+            "secret": e["valueFrom"]["secretKeyRef"]["name"],
+            "key": e["valueFrom"]["secretKeyRef"]["key"],
+        }
+        for e in container["env"]
+        if "secretKeyRef" in e.get("valueFrom", {})
+    ]
+    versions = [
+        kubectl_json("get", "secret", name, "-n", namespace)["metadata"]["resourceVersion"]
+        for name in ("example-forum-smtp", KEY_BASE)
+    ]
+    data = {"env": env, "secret_env": secret_env, "revision": "1", "secrets": versions}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def test_a_lost_secret_key_base_stops_the_converge_and_rotation_is_explicit(ansible, rehearsal_namespace):
+    ns = rehearsal_namespace
+    converged(ns)
+    original = kubectl_json("get", "secret", KEY_BASE, "-n", ns)["data"]["secret-key-base"]
+    checksum = pod_checksum(ns)
+    assert checksum == checksum_from_what_a_reader_without_the_password_sees(ns)
+
+    # Reported: deleting the Secret made the next converge create a new key base silently.
+    kubectl("delete", "secret", KEY_BASE, "-n", ns)
+    lost = converge(ns)
+    assert lost.returncode != 0
+    assert (
+        f"Secret {ns}/{KEY_BASE} is gone, but Deployment {ns}/example-forum-web exists: the value it held is "
+        "still in use and a new one would not match it, so none is made. Restore the Secret from your backup"
+    ) in flat(lost)
+    assert kubectl("get", "secret", KEY_BASE, "-n", ns, check=False).returncode != 0
+    assert pod_checksum(ns) == checksum
+
+    # A Secret without its key is an error naming Secret and key.
+    kubectl("create", "secret", "generic", KEY_BASE, "-n", ns, "--from-literal=something-else=x")
+    incomplete = converge(ns)
+    assert incomplete.returncode != 0
+    assert f"Secret {ns}/{KEY_BASE} has no key 'secret-key-base'." in flat(incomplete)
+    kubectl("delete", "secret", KEY_BASE, "-n", ns)
+
+    # A deliberate rotation: a new value, and the pods roll.
+    converged(ns, "-e", "discourse_app_secret_key_base_rotate=true")
+    rotated = kubectl_json("get", "secret", KEY_BASE, "-n", ns)["data"]["secret-key-base"]
+    assert rotated != original
+    assert len(base64.b64decode(rotated)) == 128
+    assert pod_checksum(ns) != checksum
+    assert pod_checksum(ns) == checksum_from_what_a_reader_without_the_password_sees(ns)
+
+
+def test_a_new_smtp_password_rolls_the_pods_without_a_hash_of_it(ansible, rehearsal_namespace):
+    ns = rehearsal_namespace
+    converged(ns)
+    before = pod_checksum(ns)
+    converged(ns, "-e", "discourse_app_smtp_password=another-smtp-password-7e1")
+    after = pod_checksum(ns)
+    assert after != before
+    smtp = kubectl_json("get", "secret", "example-forum-smtp", "-n", ns)["data"]
+    assert base64.b64decode(smtp["password"]).decode() == "another-smtp-password-7e1"
+    assert after == checksum_from_what_a_reader_without_the_password_sees(ns)
+
+
+@pytest.mark.parametrize(
+    ("secret", "user", "hint"),
+    [
+        (
+            "discourse-pg-credentials",
+            "Cluster {ns}/discourse-pg",
+            "Restore the Secret from your backup of the namespace, or set discourse_database_password",
+        ),
+        (
+            "valkey-password",
+            "StatefulSet {ns}/valkey",
+            "Restore the Secret from your backup of the namespace.",
+        ),
+    ],
+)
+def test_a_lost_database_or_valkey_password_stops_the_converge(
+    ansible, rehearsal_namespace, secret, user, hint
+):
+    """Reported: deleting the Secret made the next converge generate a new password silently, while the
+    database (Cluster) and Valkey (StatefulSet) keep the old one."""
+    ns = rehearsal_namespace
+    converged(ns)
+    kubectl("delete", "secret", secret, "-n", ns)
+    lost = converge(ns)
+    assert lost.returncode != 0
+    assert (
+        f"Secret {ns}/{secret} is gone, but {user.format(ns=ns)} exists: the value it held is still in use "
+        f"and a new one would not match it, so none is made. {hint}"
+    ) in flat(lost)
+    assert kubectl("get", "secret", secret, "-n", ns, check=False).returncode != 0
