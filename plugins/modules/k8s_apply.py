@@ -78,7 +78,8 @@ options:
     type: dict
     suboptions:
       keys:
-        description: Data keys an existing object must hold (non-empty); a missing one fails, naming the object and key.
+        description:
+          - Data keys an existing Secret must hold (non-empty); a missing one fails, naming Secret and key.
         type: list
         elements: str
         default: []
