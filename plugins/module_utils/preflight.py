@@ -18,7 +18,8 @@ GATEWAY_API_VERSION = "v1.6.3"
 INSTALL = {
     "cnpg": (
         "kubectl apply --server-side -f https://raw.githubusercontent.com/cloudnative-pg/cloudnative-pg/"
-        f"release-{CNPG_VERSION.rsplit('.', 1)[0]}/releases/cnpg-{CNPG_VERSION}.yaml"
+        f"release-{CNPG_VERSION.rsplit('.', 1)[0]}/releases/cnpg-{CNPG_VERSION}.yaml, "
+        "or set discourse_database_mode: external to use a PostgreSQL server you run"
     ),
     "barman-cloud": (
         "kubectl apply -f https://github.com/cloudnative-pg/plugin-barman-cloud/releases/download/"
@@ -170,7 +171,7 @@ def _named(api_version, kind, name, namespace, what, install):
 def report(site_name, missing, unknown):
     """The failure message: what is missing and how to install it; checks that could not run."""
     lines = [f"{site_name}: the cluster lacks what this site needs:"] if missing else []
-    lines += [f"  - {need['what']}: {INSTALL[need['install']]}" for need in missing]
+    lines += [f"  - {need['what']}: {need.get('not_ready') or INSTALL[need['install']]}" for need in missing]
     if unknown:
         lines.append(f"{site_name}: could not check (no permission?):" if not missing else "Could not check:")
         lines += [f"  - {need['what']}: {reason}" for need, reason in unknown]
@@ -189,12 +190,32 @@ def check(client, needs):
                 unknown.append((need, str(exc)))
                 continue
             raise
-        if not present:
-            missing.append(need)
+        if present is not True:
+            missing.append(dict(need, not_ready=present) if present else need)
     return missing, unknown
 
 
+def not_ready(deployments):
+    """'' when there is no such Deployment, else what each one reports ("installed, not ready: ...")."""
+    states = []
+    for item in deployments:
+        meta, status = item.get("metadata") or {}, item.get("status") or {}
+        wanted = (item.get("spec") or {}).get("replicas", 1)
+        available = status.get("availableReplicas", 0)
+        state = f"Deployment {meta.get('namespace')}/{meta.get('name')} has {available}/{wanted} available"
+        problems = [
+            f"{c.get('type')}={c.get('status')}: {c.get('reason', '')} {c.get('message', '')}".strip()
+            for c in status.get("conditions") or []
+            if c.get("status") != "True" or c.get("type") == "ReplicaFailure"
+        ]
+        states.append(state + (f" ({'; '.join(problems)})" if problems else ""))
+    if not states:
+        return ""
+    return "installed, not ready: " + "; ".join(states) + " (kubectl describe it and read its pods' logs)"
+
+
 def _present(client, need):
+    """True, False, or for a Deployment that exists but is not available, what it reports."""
     check_kind = need["check"]
     if check_kind == "api":
         try:
@@ -206,7 +227,9 @@ def _present(client, need):
         return True
     if check_kind == "running":
         items = client.list("apps/v1", "Deployment", None, need["selector"])
-        return any((item.get("status") or {}).get("availableReplicas", 0) >= 1 for item in items)
+        if any((item.get("status") or {}).get("availableReplicas", 0) >= 1 for item in items):
+            return True
+        return not_ready(items)
     if check_kind == "found":
         return bool(client.list(need["api_version"], need["kind"], None, need["selector"]))
     if check_kind == "named":

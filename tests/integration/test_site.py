@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tests.fixtures.ansible import play_recap, run_example
-from tests.fixtures.rehearsal import STATE_DIR, kubectl, kubectl_json
+from tests.fixtures.rehearsal import STATE_DIR, kubectl, kubectl_json, wait_for
 
 pytestmark = pytest.mark.rehearsal
 
@@ -132,6 +132,33 @@ def test_a_cluster_without_what_the_site_needs_fails_listing_it_before_any_chang
         " - ClusterIssuer acme: create the cert-manager issuer (an ACME ClusterIssuer),"
         " or change discourse_app_tls_issuer"
     ) in flat
+
+
+def test_an_operator_installed_but_not_ready_is_named_with_its_status(ansible, rehearsal_namespace):
+    """Reported (issue 22, item 12): preflight said "install it" for an installed operator."""
+    ns = rehearsal_namespace
+    operator = ("deployment", "cnpg-controller-manager", "-n", "cnpg-system")
+    kubectl("scale", *operator, "--replicas=0")
+    try:
+        wait_for(
+            lambda: not kubectl_json("get", *operator)["status"].get("availableReplicas"),
+            "the operator stand-in to have no available replica",
+            timeout=60,
+        )
+        result = converge(ansible, ns)
+    finally:
+        kubectl("scale", *operator, "--replicas=1")
+        wait_for(
+            lambda: kubectl_json("get", *operator)["status"].get("availableReplicas") == 1,
+            "the operator stand-in to be available again",
+            timeout=120,
+        )
+    assert result.returncode == 2
+    assert (
+        "- the CloudNativePG operator: installed, not ready: Deployment cnpg-system/cnpg-controller-manager "
+        "has 0/0 available"
+    ) in " ".join(result.stdout.split())
+    assert "releases/cnpg-1.30.1.yaml" not in result.stdout.split("the CloudNativePG operator:", 1)[1]
 
 
 def test_a_preview_of_a_new_site_says_so_and_creates_nothing(ansible, rehearsal_kubeconfig):

@@ -76,7 +76,8 @@ def test_the_report_lists_what_is_missing_with_how_to_install_it_and_what_could_
     assert text == (
         "forum: the cluster lacks what this site needs:\n"
         "  - the CloudNativePG CRDs: kubectl apply --server-side -f https://raw.githubusercontent.com/"
-        "cloudnative-pg/cloudnative-pg/release-1.30/releases/cnpg-1.30.1.yaml\n"
+        "cloudnative-pg/cloudnative-pg/release-1.30/releases/cnpg-1.30.1.yaml, or set "
+        "discourse_database_mode: external to use a PostgreSQL server you run\n"
         "  - IngressClass traefik: install an ingress controller that registers this IngressClass, "
         "or change discourse_app_ingress_class_name\n"
         "Could not check:\n"
@@ -89,4 +90,32 @@ def test_a_report_of_unchecked_items_only_says_so():
 
     assert preflight.report("forum", [], [(needs[1], "403")]) == (
         "forum: could not check (no permission?):\n  - the CloudNativePG operator: 403"
+    )
+
+
+def test_an_operator_installed_but_not_ready_is_reported_with_its_status():
+    """Reported (issue 22, item 12): preflight said "install it" for an operator that was installed."""
+    deployment = {
+        "metadata": {"namespace": "cnpg-system", "name": "cnpg-controller-manager"},
+        "spec": {"replicas": 1},
+        "status": {
+            "replicas": 1,
+            "unavailableReplicas": 1,
+            "conditions": [
+                {"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable",
+                 "message": "Deployment does not have minimum availability."},
+                {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"},
+            ],
+        },
+    }  # fmt: skip
+    assert preflight.not_ready([deployment]) == (
+        "installed, not ready: Deployment cnpg-system/cnpg-controller-manager has 0/1 available "
+        "(Available=False: MinimumReplicasUnavailable Deployment does not have minimum availability.) "
+        "(kubectl describe it and read its pods' logs)"
+    )
+    assert preflight.not_ready([]) == ""
+    need = preflight.requirements({})[1]
+    assert preflight.report("forum", [dict(need, not_ready="installed, not ready: X")], []) == (
+        "forum: the cluster lacks what this site needs:\n"
+        "  - the CloudNativePG operator: installed, not ready: X"
     )
