@@ -11,8 +11,11 @@ from __future__ import annotations
 from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 
 from ansible_collections.forumops.discourse.plugins.module_utils import backup_io, s3_buckets_io
+
+display = Display()
 
 
 class ActionModule(ActionBase):
@@ -38,5 +41,13 @@ class ActionModule(ActionBase):
         if backup_io.boto3 is None:
             return dict(result, failed=True, msg=missing_required_lib("boto3"))
         params = validated.validated_parameters
-        result.update(s3_buckets_io.run(params, bool(self._task.check_mode), bool(self._task.diff)))
+        host = task_vars.get("inventory_hostname", "")
+        result.update(
+            s3_buckets_io.run(
+                params,
+                bool(self._task.check_mode),
+                bool(self._task.diff),
+                progress=lambda message: display.display(f"  [{host}] {message}"),
+            )
+        )
         return result

@@ -676,6 +676,20 @@ class KubeClient:
             content_type=APPLY_CONTENT_TYPE,
         )
 
+    def create(self, obj, field_manager, dry_run=False, namespace=None, validation="Strict"):
+        """POST the object; None when it exists already (409), so two runs never both create it."""
+        try:
+            return self.request(
+                "POST",
+                self.path_of(obj, namespace, name=False),
+                apply_query(field_manager, False, dry_run, validation),
+                body=obj,
+            )
+        except KubeError as exc:
+            if exc.status == 409:
+                return None
+            raise
+
     def delete(self, obj, namespace=None, dry_run=False):
         query = urllib.parse.urlencode(
             [("propagationPolicy", "Background")] + ([("dryRun", "All")] if dry_run else [])
@@ -776,10 +790,18 @@ def run_apply(
                     lines.extend(diff_lines(before, None, "delete"))
                 results.append(None if before is None else before)
                 continue
-            if create_only and before is not None:
+            if create_only and before is None:
+                # Created, not applied: a converge running at the same time that made it first wins,
+                # and this one keeps that object (a generated Secret is made once, not twice).
+                after = client.create(obj, field_manager, check_mode, namespace, validation)
+                if after is None:
+                    results.append(client.get(obj, namespace))
+                    continue
+            elif create_only:
                 results.append(before)
                 continue
-            after = client.apply(obj, field_manager, force, check_mode, namespace, validation)
+            else:
+                after = client.apply(obj, field_manager, force, check_mode, namespace, validation)
         except KubeError as exc:
             raise KubeError(f"{describe(obj)}: {exc}", exc.status, exc.reason) from None
         this_changed = dry_run_changed(before, after) if check_mode else apply_changed(before, after)

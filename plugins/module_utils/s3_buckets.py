@@ -24,6 +24,7 @@ CONNECTION_OPTIONS = dict(
     validate_certs=dict(type="bool", default=True),
     addressing_style=dict(type="str", default="auto", choices=["auto", "path"]),
     connect_timeout=dict(type="int", default=10),
+    read_timeout=dict(type="int", default=30),
 )
 
 PUBLIC_ACCESS_OPTIONS = dict(

@@ -8,13 +8,29 @@ boto3, so the action plugin's import in the controller process spares every work
 
 from __future__ import annotations
 
+import threading
+import time
+
 from ansible_collections.forumops.discourse.plugins.module_utils import backup_io
 from ansible_collections.forumops.discourse.plugins.module_utils import s3_buckets as logic
 
 try:
-    from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
 except ImportError:  # reported by backup_io.require_libraries
-    BotoCoreError = ClientError = ConnectTimeoutError = EndpointConnectionError = None
+    BotoCoreError = ClientError = ConnectTimeoutError = EndpointConnectionError = ReadTimeoutError = None
+
+# A call still unanswered after FIRST_PROGRESS seconds says so, then every PROGRESS_EVERY seconds, as
+# the Kubernetes waits do (a stalled endpoint is otherwise minutes of silence).
+FIRST_PROGRESS = 2.0
+PROGRESS_EVERY = 10.0
+# Both attempts of botocore's standard retry mode.
+ATTEMPTS = 2
 
 
 class S3Failure(Exception):
@@ -26,7 +42,8 @@ class S3Failure(Exception):
 def client_for(connection):
     config = backup_io.BotocoreConfig(
         connect_timeout=connection["connect_timeout"],
-        retries={"max_attempts": 2, "mode": "standard"},
+        read_timeout=connection["read_timeout"],
+        retries={"max_attempts": ATTEMPTS, "mode": "standard"},
         s3={"addressing_style": connection["addressing_style"]},
     )
     return backup_io.boto3.client(
@@ -40,10 +57,44 @@ def client_for(connection):
     )
 
 
-def call(client, method, kwargs, absent_codes=()):
+class Reporter:
+    """Says what a slow call waits for while it runs: `progress(message)` from a timer thread."""
+
+    def __init__(self, progress, endpoint, clock=time.monotonic):
+        self.progress = progress
+        self.endpoint = endpoint or "AWS S3"
+        self.clock = clock
+
+    def __call__(self, method, bucket, function):
+        if self.progress is None:
+            return function()
+        done = threading.Event()
+        started = self.clock()
+
+        def tell():
+            wait = FIRST_PROGRESS
+            while not done.wait(wait):
+                elapsed = int(self.clock() - started)
+                what = f"{method} on bucket {bucket}"
+                self.progress(f"waiting for {self.endpoint} to answer {what} ({elapsed}s)")
+                wait = PROGRESS_EVERY
+
+        thread = threading.Thread(target=tell, daemon=True)
+        thread.start()
+        try:
+            return function()
+        finally:
+            done.set()
+            thread.join()
+
+
+def call(client, method, kwargs, absent_codes=(), report=None):
     """One boto3 call; None when S3 answers with one of absent_codes; S3Failure for other errors."""
     try:
-        return getattr(client, method)(**kwargs)
+        function = getattr(client, method)
+        if report is None:
+            return function(**kwargs)
+        return report(method, kwargs["Bucket"], lambda: function(**kwargs))
     except ClientError as error:
         details = error.response.get("Error", {})
         code = str(details.get("Code") or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
@@ -54,30 +105,37 @@ def call(client, method, kwargs, absent_codes=()):
         ) from None
     except (EndpointConnectionError, ConnectTimeoutError) as error:
         raise S3Failure(str(error), unreachable=True) from None
+    except ReadTimeoutError as error:
+        raise S3Failure(
+            f"{method} on bucket {kwargs['Bucket']} got no answer in {ATTEMPTS} attempts "
+            f"of read_timeout each ({error})",
+            unreachable=True,
+        ) from None
     except BotoCoreError as error:
         raise S3Failure(f"{method} on bucket {kwargs['Bucket']} failed: {error}") from None
 
 
-def converge_bucket(client, connection, bucket, check_mode):
+def converge_bucket(client, connection, bucket, check_mode, report=None):
     """(result, diff) of one bucket."""
     name = bucket["name"]
     changes = []
-    exists = call(client, "head_bucket", {"Bucket": name}, logic.MISSING_BUCKET_CODES) is not None
+    exists = call(client, "head_bucket", {"Bucket": name}, logic.MISSING_BUCKET_CODES, report) is not None
     if not exists:
         changes.append("created")
         if not check_mode:
             method, kwargs = logic.create_call(name, connection["region"])
-            call(client, method, kwargs)
+            # Another converge of the same site created it in between: ours, so a success.
+            call(client, method, kwargs, ("BucketAlreadyOwnedByYou",), report)
     current = {}
     if exists or not check_mode:
         for key in logic.reads_for(bucket):
             method, absent_codes = logic.READS[key]
-            current[key] = logic.parse_read(key, call(client, method, {"Bucket": name}, absent_codes))
+            current[key] = logic.parse_read(key, call(client, method, {"Bucket": name}, absent_codes, report))
     calls, setting_changes, after = logic.plan(bucket, current)
     changes.extend(setting_changes)
     if not check_mode:
         for method, kwargs in calls:
-            call(client, method, kwargs)
+            call(client, method, kwargs, (), report)
     diff = {
         "before_header": f"bucket {name}" if exists else f"bucket {name} (absent)",
         "after_header": f"bucket {name}",
@@ -93,19 +151,22 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def run(params, check_mode=False, want_diff=False):
-    """The whole task for validated params: {changed, buckets, diff?} or a failed result."""
+def run(params, check_mode=False, want_diff=False, progress=None):
+    """The whole task for validated params: {changed, buckets, diff?} or a failed result.
+
+    ``progress(message)`` hears about calls S3 is slow to answer."""
     connection = params["connection"]
     buckets = params["buckets"]
     errors = logic.check_buckets(buckets)
     if errors:
         return {"failed": True, "changed": False, "msg": "; ".join(errors)}
     client = client_for(connection)
+    report = Reporter(progress, connection["endpoint_url"])
     results = []
     diffs = []
     try:
         for bucket in buckets:
-            result, diff = converge_bucket(client, connection, bucket, check_mode)
+            result, diff = converge_bucket(client, connection, bucket, check_mode, report)
             results.append(result)
             if result["changed"]:
                 diffs.append(diff)

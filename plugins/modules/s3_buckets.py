@@ -67,6 +67,13 @@ options:
         description: Seconds to wait for a connection to the endpoint (each call, two attempts).
         type: int
         default: 10
+      read_timeout:
+        description:
+          - Seconds to wait for an answer once connected (each call, two attempts). A call still
+            unanswered after two seconds is reported, then every ten seconds, as the Kubernetes
+            waits are.
+        type: int
+        default: 30
   buckets:
     description: The buckets and what to manage on each.
     type: list

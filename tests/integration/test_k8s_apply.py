@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from ansible_collections.forumops.discourse.plugins.module_utils import kube
 from tests.fixtures.ansible import REPO_ROOT, ansible_env, run_tool
 from tests.fixtures.rehearsal import KUBECONFIG, kubectl, kubectl_json
 
@@ -423,3 +424,44 @@ def test_an_exec_credential_kubeconfig_fails_saying_what_is_unsupported(rehearsa
     assert "kubeconfig user 'rehearsal-admin' gets its credentials from an exec plugin (aws)" in flat(
         completed.stdout
     )
+
+
+class _LateReader:
+    """The real client, except that its first read of an object says "absent": what a converge sees
+    when another one creates the object between its read and its write."""
+
+    def __init__(self, client):
+        self.client = client
+        self.lied = False
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def get(self, obj, namespace=None):
+        if not self.lied:
+            self.lied = True
+            return None
+        return self.client.get(obj, namespace)
+
+
+@pytest.mark.rehearsal
+def test_create_only_keeps_what_a_concurrent_converge_created_first(rehearsal_namespace):
+    """Reported (issue 22, item 9): two converges of a new site could both write a generated Secret,
+    the second replacing the first's value. create_only POSTs, so the second gets 409 and keeps it."""
+    ns = rehearsal_namespace
+    client = kube.client_for(str(KUBECONFIG))
+    first = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "generated", "namespace": ns},
+        "stringData": {"value": "made-by-the-first-converge"},
+    }
+    assert kube.run_apply(client, [first], create_only=True)["changed"] is True
+    second = json.loads(json.dumps(first))
+    second["stringData"]["value"] = "made-by-the-second-converge"
+
+    outcome = kube.run_apply(_LateReader(client), [second], create_only=True)
+
+    assert outcome["changed"] is False
+    live = kubectl_json("get", "secret", "generated", "-n", ns)["data"]["value"]
+    assert base64.b64decode(live).decode() == "made-by-the-first-converge"

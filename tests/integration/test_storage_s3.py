@@ -9,11 +9,16 @@ What the role set is read back with boto3 and compared with Discourse's rules wr
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
 from botocore.exceptions import ClientError
 
+from ansible_collections.forumops.discourse.plugins.module_utils import s3_buckets as logic
+from ansible_collections.forumops.discourse.plugins.module_utils import s3_buckets_io
 from ansible_collections.forumops.discourse.plugins.modules import s3_buckets
 from tests.fixtures.ansible import play_recap
 from tests.fixtures.s3 import S3Server, free_port
@@ -508,3 +513,62 @@ def test_role_check_mode_changes_no_bucket(ansible, s3_server, tmp_path):
     client = s3_server.client()
     assert lifecycle(client, BACKUPS) == [abort_rule(7), EXPIRE_RULE]
     assert lifecycle(client, UPLOADS) == [abort_rule(7)]
+
+
+@pytest.fixture
+def stalled_endpoint():
+    """A TCP server on 127.0.0.1 that accepts connections and never answers (a hung S3 endpoint)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted = []
+    stop = threading.Event()
+
+    def accept():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    listener.close()
+
+
+def test_a_stalled_endpoint_fails_after_the_read_timeout_and_says_what_it_waits_for(
+    ansible, s3_server, tmp_path, stalled_endpoint
+):
+    """Reported (issue 22, item 8): a stalled endpoint hung the converge 3 minutes without a word."""
+    values = site_vars(
+        s3_server, tmp_path, discourse_storage_endpoint=stalled_endpoint, discourse_storage_read_timeout=3
+    )
+    started = time.monotonic()
+    result = converge(ansible, tmp_path, values)
+    elapsed = time.monotonic() - started
+    assert result.returncode != 0
+    output = " ".join((result.stdout + result.stderr).split())
+    assert (
+        f"[localhost] waiting for {stalled_endpoint} to answer head_bucket on bucket {UPLOADS} (2s)" in output
+    )
+    assert "or does not answer within 3s (discourse_storage_read_timeout)" in output
+    assert "head_bucket on bucket forum-uploads got no answer in 2 attempts of read_timeout each" in output
+    # Two attempts of 3 s, not botocore's default of 60 s each.
+    assert elapsed < 60, elapsed
+
+
+def test_creating_a_bucket_another_converge_just_created_is_a_success(s3_server):
+    """Reported (issue 22, item 9): two converges of a new site at once; the second one's CreateBucket
+    answers BucketAlreadyOwnedByYou (outside us-east-1, as AWS does)."""
+    client = s3_server.client()
+    method, kwargs = logic.create_call("raced-bucket", "eu-central-1")
+    client.create_bucket(**kwargs)
+    assert s3_buckets_io.call(client, method, kwargs, ("BucketAlreadyOwnedByYou",)) is None
+    with pytest.raises(s3_buckets_io.S3Failure, match="BucketAlreadyOwnedByYou"):
+        s3_buckets_io.call(client, method, kwargs)
