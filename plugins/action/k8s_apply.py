@@ -154,6 +154,7 @@ class ActionModule(KubeAction):
             validation=params["validation"],
             create_only=params["create_only"],
             keep=params.get("keep"),
+            hand_over=params["hand_over"],
             progress=self.progress,
         )
 

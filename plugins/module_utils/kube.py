@@ -756,6 +756,7 @@ def run_apply(
     validation="Strict",
     create_only=False,
     keep=None,
+    hand_over=(),
     sleep=time.sleep,
     clock=time.monotonic,
     progress=None,
@@ -801,6 +802,8 @@ def run_apply(
                 results.append(before)
                 continue
             else:
+                for stub in handover_stubs(obj, before, hand_over, field_manager):
+                    client.apply(stub, f"{field_manager}-handover", True, check_mode, namespace, validation)
                 after = client.apply(obj, field_manager, force, check_mode, namespace, validation)
         except KubeError as exc:
             raise KubeError(f"{describe(obj)}: {exc}", exc.status, exc.reason) from None
@@ -833,6 +836,47 @@ def run_apply(
     if want_diff:
         outcome["diff"] = {"prepared": "\n".join(lines)}
     return outcome
+
+
+def _field(obj, path):
+    for part in path.split("."):
+        obj = obj.get(part) if isinstance(obj, dict) else None
+    return obj
+
+
+def owns(live, field_manager, path):
+    """Whether field_manager's apply owns the dotted path in the live object's managedFields."""
+    for entry in (live.get("metadata") or {}).get("managedFields") or []:
+        if entry.get("manager") == field_manager and entry.get("operation") == "Apply":
+            node = entry.get("fieldsV1") or {}
+            for part in path.split("."):
+                node = node.get(f"f:{part}") if isinstance(node, dict) else None
+            if node is not None:
+                return True
+    return False
+
+
+def handover_stubs(obj, before, paths, field_manager):
+    """What to apply under `<field_manager>-handover` first, to keep the live value of each dotted
+    path the definition now leaves out (spec.replicas once an HPA scales the Deployment).
+
+    Server-side apply drops a field its manager stops applying and the API server then defaults it
+    (replicas: 1); a field another manager also applied stays (Kubernetes' documented transfer of
+    ownership between managers)."""
+    stubs = []
+    for path in paths if before is not None else ():
+        live = _field(before, path)
+        if live is None or _field(obj, path) is not None or not owns(before, field_manager, path):
+            continue
+        meta = {k: v for k, v in obj["metadata"].items() if k in ("name", "namespace")}
+        stub = {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": meta}
+        node = stub
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = live
+        stubs.append(stub)
+    return stubs
 
 
 def check_kept(client, obj, before, keep, namespace=None):
@@ -959,6 +1003,7 @@ APPLY_SPEC = dict(
             "hint": {"type": "str", "default": ""},
         },
     },
+    hand_over={"type": "list", "elements": "str", "default": []},
 )
 
 GET_SPEC = dict(

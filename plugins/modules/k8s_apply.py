@@ -108,6 +108,15 @@ options:
         description: What to do instead, appended to either error.
         type: str
         default: ""
+  hand_over:
+    description:
+      - Dotted paths (such as V(spec.replicas)) that the definitions may leave out on purpose while
+        another controller takes the field over (an HPA). When this field manager still owns such a
+        field, its live value is first applied under C(<field_manager>-handover), so leaving it out
+        keeps the value instead of letting the API server reset it.
+    type: list
+    elements: str
+    default: []
   wait:
     description:
       - Wait until every object is ready (or gone, with O(state=absent)). Deployment - observed,
@@ -234,6 +243,7 @@ def main():
             validation=params["validation"],
             create_only=params["create_only"],
             keep=params.get("keep"),
+            hand_over=params["hand_over"],
         )
     except kube.KubeError as exc:
         module.fail_json(msg=str(exc))

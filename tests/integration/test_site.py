@@ -170,3 +170,25 @@ def test_a_preview_of_a_new_site_says_so_and_creates_nothing(ansible, rehearsal_
     flat = " ".join(result.stdout.split())
     assert f"{SITE} is a new site: namespace {ns} does not exist, so every object would be created." in flat
     assert kubectl("get", "namespace", ns, check=False).returncode != 0
+
+
+def test_enabling_the_hpa_on_a_running_site_keeps_the_live_replica_count(ansible, rehearsal_namespace):
+    """Reported (issue 22, item 10): server-side apply released spec.replicas and web dropped to 1."""
+    ns = rehearsal_namespace
+    fixed = converge(ansible, ns, "-e", "discourse_app_web_replicas=3")
+    assert fixed.returncode == 0, fixed.stdout[-4000:]
+
+    autoscaled = converge(
+        ansible, ns, "-e", "discourse_app_hpa_enabled=true", "-e", "discourse_app_web_replicas=3"
+    )
+
+    assert autoscaled.returncode == 0, autoscaled.stdout[-4000:]
+    deployment = kubectl_json("get", "deployment", "example-forum-web", "-n", ns, "--show-managed-fields")
+    assert deployment["spec"]["replicas"] == 3
+    managers = {entry["manager"] for entry in deployment["metadata"]["managedFields"]}
+    assert "forumops.discourse-handover" in managers
+    assert kubectl_json("get", "hpa", "example-forum-web", "-n", ns)["spec"]["minReplicas"] == 2
+    again = converge(
+        ansible, ns, "-e", "discourse_app_hpa_enabled=true", "-e", "discourse_app_web_replicas=3"
+    )
+    assert play_recap(again, SITE)["changed"] == 0, again.stdout[-4000:]

@@ -435,3 +435,51 @@ def test_a_wait_reports_what_it_waits_for_at_the_first_poll_and_every_ten_second
         "waiting for the readiness of Deployment f/web (0s of 600s)",
         "waiting for the readiness of Deployment f/web (12s of 600s)",
     ]
+
+
+# ---- hand_over: a field the definition leaves out keeps its live value (issue 22, item 10) -------
+
+LIVE_DEPLOYMENT = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {
+        "name": "web",
+        "namespace": "ns",
+        "managedFields": [
+            {
+                "manager": "forumops.discourse",
+                "operation": "Apply",
+                "fieldsV1": {"f:spec": {"f:replicas": {}}},
+            },
+            {"manager": "kube-controller-manager", "operation": "Update", "fieldsV1": {"f:status": {}}},
+        ],
+    },
+    "spec": {"replicas": 3},
+}
+
+
+def test_a_field_left_out_that_this_manager_owns_is_handed_over_at_its_live_value():
+    wanted = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "ns"},
+        "spec": {},
+    }
+    assert kube.handover_stubs(wanted, LIVE_DEPLOYMENT, ["spec.replicas"], "forumops.discourse") == [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "ns"},
+         "spec": {"replicas": 3}}
+    ]  # fmt: skip
+
+
+def test_nothing_is_handed_over_when_the_field_is_applied_not_owned_or_the_object_is_new():
+    wanted = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {"replicas": 2},
+    }
+    assert kube.handover_stubs(wanted, LIVE_DEPLOYMENT, ["spec.replicas"], "forumops.discourse") == []
+    wanted["spec"] = {}
+    assert kube.handover_stubs(wanted, LIVE_DEPLOYMENT, ["spec.replicas"], "someone-else") == []
+    assert kube.handover_stubs(wanted, None, ["spec.replicas"], "forumops.discourse") == []
+    assert kube.owns(LIVE_DEPLOYMENT, "kube-controller-manager", "status") is False  # an Update, not an Apply
