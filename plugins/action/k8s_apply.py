@@ -155,6 +155,7 @@ class ActionModule(KubeAction):
             create_only=params["create_only"],
             keep=params.get("keep"),
             hand_over=params["hand_over"],
+            own_keys=params["own_keys"],
             progress=self.progress,
         )
 

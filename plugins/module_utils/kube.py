@@ -28,6 +28,7 @@ except ImportError:  # pragma: no cover - only on a remote host without PyYAML
     yaml = None
 
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
+JSON_PATCH_CONTENT_TYPE = "application/json-patch+json"
 REDACTED = "<redacted>"
 SECRET_FIELDS = ("data", "stringData")
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -690,6 +691,18 @@ class KubeClient:
                 return None
             raise
 
+    def remove_keys(self, obj, field, keys, field_manager, dry_run=False, namespace=None):
+        """Remove keys of the map `field` (a JSON patch), whoever set them."""
+        escaped = (key.replace("~", "~0").replace("/", "~1") for key in keys)
+        query = [("fieldManager", field_manager)] + ([("dryRun", "All")] if dry_run else [])
+        return self.request(
+            "PATCH",
+            self.path_of(obj, namespace),
+            urllib.parse.urlencode(query),
+            body=[{"op": "remove", "path": f"/{field}/{key}"} for key in escaped],
+            content_type=JSON_PATCH_CONTENT_TYPE,
+        )
+
     def delete(self, obj, namespace=None, dry_run=False):
         query = urllib.parse.urlencode(
             [("propagationPolicy", "Background")] + ([("dryRun", "All")] if dry_run else [])
@@ -757,6 +770,7 @@ def run_apply(
     create_only=False,
     keep=None,
     hand_over=(),
+    own_keys=(),
     sleep=time.sleep,
     clock=time.monotonic,
     progress=None,
@@ -805,6 +819,10 @@ def run_apply(
                 for stub in handover_stubs(obj, before, hand_over, field_manager):
                     client.apply(stub, f"{field_manager}-handover", True, check_mode, namespace, validation)
                 after = client.apply(obj, field_manager, force, check_mode, namespace, validation)
+                for field in own_keys:
+                    foreign = sorted(set(after.get(field) or {}) - set(obj.get(field) or {}))
+                    if foreign:
+                        after = client.remove_keys(obj, field, foreign, field_manager, check_mode, namespace)
         except KubeError as exc:
             raise KubeError(f"{describe(obj)}: {exc}", exc.status, exc.reason) from None
         this_changed = dry_run_changed(before, after) if check_mode else apply_changed(before, after)
@@ -1004,6 +1022,7 @@ APPLY_SPEC = dict(
         },
     },
     hand_over={"type": "list", "elements": "str", "default": []},
+    own_keys={"type": "list", "elements": "str", "default": []},
 )
 
 GET_SPEC = dict(

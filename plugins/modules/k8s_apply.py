@@ -117,6 +117,14 @@ options:
     type: list
     elements: str
     default: []
+  own_keys:
+    description:
+      - Top-level maps (such as V(data) of a ConfigMap) whose keys the definitions own entirely. Keys
+        someone else added (C(kubectl edit), another tool) are removed after the apply; server-side
+        apply alone never removes a field it does not own.
+    type: list
+    elements: str
+    default: []
   wait:
     description:
       - Wait until every object is ready (or gone, with O(state=absent)). Deployment - observed,
@@ -244,6 +252,7 @@ def main():
             create_only=params["create_only"],
             keep=params.get("keep"),
             hand_over=params["hand_over"],
+            own_keys=params["own_keys"],
         )
     except kube.KubeError as exc:
         module.fail_json(msg=str(exc))

@@ -192,3 +192,23 @@ def test_enabling_the_hpa_on_a_running_site_keeps_the_live_replica_count(ansible
         ansible, ns, "-e", "discourse_app_hpa_enabled=true", "-e", "discourse_app_web_replicas=3"
     )
     assert play_recap(again, SITE)["changed"] == 0, again.stdout[-4000:]
+
+
+def test_a_key_added_by_hand_to_the_env_configmap_is_removed(ansible, rehearsal_namespace):
+    """Reported (issue 22, item 13): server-side apply never removes a field it does not own, so a
+    hand-added DISCOURSE_* key stayed and reached every new pod."""
+    ns = rehearsal_namespace
+    assert converge(ansible, ns).returncode == 0
+    kubectl(
+        "patch", "configmap", "example-forum-env", "-n", ns, "--type=merge",
+        "-p", json.dumps({"data": {"DISCOURSE_HAND_ADDED": "x", "DISCOURSE_TITLE": "Edited"}}),
+    )  # fmt: skip
+
+    repaired = converge(ansible, ns)
+
+    assert repaired.returncode == 0, repaired.stdout[-4000:]
+    data = kubectl_json("get", "configmap", "example-forum-env", "-n", ns)["data"]
+    assert "DISCOURSE_HAND_ADDED" not in data
+    assert data["DISCOURSE_TITLE"] == "Example Forum"
+    assert "ConfigMap/example-forum-env" in summary(repaired.stdout)[-1]
+    assert play_recap(converge(ansible, ns), SITE)["changed"] == 0
