@@ -52,8 +52,14 @@ BACKUPS = {
         ),
         pytest.param(
             {**BACKUPS, "discourse_database_backup_schedule": "0 3 * * *"},
-            "discourse_database_backup_schedule: needs six cron fields, seconds first",
+            "discourse_database_backup_schedule must have 6 fields (second, minute, hour, day of month, "
+            "month, day of week); got 5 in '0 3 * * *'.",
             id="five-field-schedule",
+        ),
+        pytest.param(
+            {**BACKUPS, "discourse_database_backup_schedule": "0 0 25 * * *"},
+            "discourse_database_backup_schedule: hour '25' is not between 0 and 23 ('0 0 25 * * *').",
+            id="hour-25",
         ),
         pytest.param(
             {**BACKUPS, "discourse_database_backup_bucket": ""},
@@ -67,7 +73,8 @@ BACKUPS = {
         ),
         pytest.param(
             {"discourse_database_storage_size": "ten gigs"},
-            "discourse_database_storage_size: must be a Kubernetes quantity such as 10Gi, got 'ten gigs'",
+            "discourse_database_storage_size must be a Kubernetes quantity such as 10Gi or 512Mi; "
+            "got 'ten gigs'.",
             id="storage-size",
         ),
         pytest.param(
@@ -90,7 +97,7 @@ def test_the_schedule_five_field_message_shows_the_value_and_field_count(ansible
     result = converge(ansible, tmp_path, **BACKUPS, discourse_database_backup_schedule="0 3 * * *")
 
     output = " ".join(result.stdout.split())
-    assert "got '0 3 * * *' with 5 fields" in output
+    assert "got 5 in '0 3 * * *'" in output
 
 
 def test_backup_inputs_default_from_the_storage_roles_connection(ansible, tmp_path):

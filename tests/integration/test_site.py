@@ -212,3 +212,57 @@ def test_a_key_added_by_hand_to_the_env_configmap_is_removed(ansible, rehearsal_
     assert data["DISCOURSE_TITLE"] == "Example Forum"
     assert "ConfigMap/example-forum-env" in summary(repaired.stdout)[-1]
     assert play_recap(converge(ansible, ns), SITE)["changed"] == 0
+
+
+def test_every_bad_input_of_every_tier_is_reported_at_once_before_any_change(ansible, rehearsal_namespace):
+    """Reported (issue 22, item 6): each role validated when it started, so an app input error came
+    after the buckets, the Cluster and Valkey existed; and these inputs were not checked at all."""
+    ns = rehearsal_namespace
+    bad = {
+        "discourse_app_web_replicas": -1,
+        "discourse_database_storage_size": "2GB",
+        "discourse_app_smtp_port": 70000,
+        "discourse_app_wait_timeout": -5,
+        "discourse_database_backup_schedule": "0 0 25 * * *",
+        "discourse_app_smtp_password": "",
+        "discourse_app_tls_issuer": "",
+        "discourse_storage_read_timeout": 0,
+    }
+    result = converge(ansible, ns, "-e", json.dumps(bad))
+
+    assert result.returncode == 2
+    flat = " ".join(result.stdout.split())
+    for message in (
+        "discourse_app_web_replicas must be at least 0; got -1.",
+        "discourse_database_storage_size must be a Kubernetes quantity such as 10Gi or 512Mi; got '2GB'.",
+        "discourse_app_smtp_port must be between 1 and 65535; got 70000.",
+        "discourse_app_wait_timeout must be at least 1; got -5.",
+        "discourse_database_backup_schedule: hour '25' is not between 0 and 23",
+        "discourse_storage_read_timeout must be at least 1; got 0.",
+        "discourse_app_smtp_user_name is 'forum@example.test' but discourse_app_smtp_password is empty",
+        "discourse_app_tls_enabled is true but discourse_app_tls_issuer is empty",
+    ):
+        assert message in flat, message
+    assert f"{SITE}: " in flat and "input error(s), nothing was changed" in flat
+    # Nothing was applied or created: no object in the namespace, no bucket.
+    objects = kubectl_json("get", "configmaps,secrets,clusters.postgresql.cnpg.io", "-n", ns)["items"]
+    assert [item["metadata"]["name"] for item in objects] == ["kube-root-ca.crt"]
+    assert f"{ns}-uploads" not in s3_buckets()
+
+
+def test_a_long_namespace_and_an_hpa_with_a_count_outside_its_bounds_are_named(ansible, rehearsal_namespace):
+    long_namespace = "n" * 64
+    result = converge(
+        ansible,
+        long_namespace,
+        "-e",
+        json.dumps({"discourse_app_hpa_enabled": True, "discourse_app_web_replicas": 9}),
+    )
+    assert result.returncode == 2
+    flat = " ".join(result.stdout.split())
+    assert f'discourse_storage_namespace ("{long_namespace}") must be Kubernetes object names' in flat
+    assert (
+        "discourse_app_web_replicas is 9 with discourse_app_hpa_enabled: the autoscaler owns the count, so "
+        "it must lie within 1 <= discourse_app_hpa_min_replicas (2) <= discourse_app_web_replicas <= "
+        "discourse_app_hpa_max_replicas (6)"
+    ) in flat

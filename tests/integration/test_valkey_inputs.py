@@ -15,7 +15,7 @@ CASES = {
     ),
     "maxmemory not a size": (
         {"discourse_valkey_maxmemory": "lots"},
-        "discourse_valkey_maxmemory (lots) empty or a Valkey size such as 512mb or 1gb",
+        "discourse_valkey_maxmemory must be empty or a Valkey memory size such as 512mb or 2gb; got 'lots'.",
     ),
     "maxmemory above the memory limit": (
         {"discourse_valkey_maxmemory": "1GB"},
@@ -28,7 +28,7 @@ CASES = {
     ),
     "storage size not a quantity": (
         {"discourse_valkey_storage_size": "two gigs"},
-        "discourse_valkey_storage_size (two gigs) a Kubernetes quantity such as 2Gi",
+        "discourse_valkey_storage_size must be a Kubernetes quantity such as 10Gi or 512Mi; got 'two gigs'.",
     ),
     "namespace not a name": (
         {"discourse_namespace": "Forum_NS"},

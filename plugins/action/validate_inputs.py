@@ -1,0 +1,84 @@
+# Copyright: (c) 2026, forumops.discourse contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Check every input of the named roles at once, before any change (no module: it only reads vars).
+
+For each role: its argument spec (types, choices; ``-e`` strings converted as Ansible does), the
+rules module_utils/inputs.py derives from the inputs' names, and the role's own cross-field checks
+(``__<role>_input_errors`` in its vars/main.yml). One failure lists every error of every role.
+"""
+
+from __future__ import annotations
+
+import os
+
+import yaml
+from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.plugins.action import ActionBase
+from ansible.template import trust_as_template
+
+from ansible_collections.forumops.discourse.plugins.module_utils import inputs
+
+ROLES_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "roles")
+SPEC = {"roles": {"type": "list", "elements": "str", "required": True}}
+
+
+def role_spec(role):
+    """The main entry point's options and the names whose default is "" (read once per process)."""
+    if role not in _SPECS:
+        base = os.path.join(ROLES_DIR, role)
+        try:
+            with open(os.path.join(base, "meta", "argument_specs.yml"), encoding="utf-8") as handle:
+                options = yaml.safe_load(handle)["argument_specs"]["main"].get("options") or {}
+            with open(os.path.join(base, "defaults", "main.yml"), encoding="utf-8") as handle:
+                defaults = yaml.safe_load(handle) or {}
+        except (OSError, KeyError, TypeError) as exc:
+            message = f"validate_inputs: {role} is not a role of this collection: {exc}"
+            raise AnsibleActionFail(message) from None
+        _SPECS[role] = (options, {name for name, value in defaults.items() if value == ""})
+    return _SPECS[role]
+
+
+_SPECS: dict = {}
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        checked = ArgumentSpecValidator(SPEC).validate(self._task.args)
+        if checked.error_messages:
+            raise AnsibleActionFail("validate_inputs: " + "; ".join(checked.error_messages))
+        errors = []
+        for role in checked.validated_parameters["roles"]:
+            errors += self._role_errors(role, task_vars)
+        result["changed"] = False
+        if errors:
+            site = task_vars.get("inventory_hostname", "")
+            result["failed"] = True
+            listed = "\n- ".join(errors)
+            result["msg"] = f"{site}: {len(errors)} input error(s), nothing was changed:\n- {listed}"
+            result["input_errors"] = errors
+        return result
+
+    def _role_errors(self, role, task_vars):
+        options, defaults_empty = role_spec(role)
+        values, errors = {}, []
+        for name in options:
+            if name in task_vars:
+                try:
+                    values[name] = self._templar.template(task_vars[name])
+                except AnsibleError as exc:
+                    errors.append(f"{name}: {exc.message}")
+        validated = ArgumentSpecValidator(options).validate(values, validate_role_argument_spec=True)
+        errors += validated.error_messages
+        typed = not errors  # the role's own checks assume the argument spec's types
+        errors += inputs.input_errors(options, validated.validated_parameters, defaults_empty)
+        cross_field = f"__{role}_input_errors"
+        if cross_field in task_vars and typed:
+            errors += list(self._templar.template(trust_as_template("{{ " + cross_field + " }}")))
+        return errors

@@ -1,0 +1,111 @@
+"""module_utils/inputs.py: the checks every input gets from its name and type (issue 22, item 6)."""
+
+from __future__ import annotations
+
+from ansible_collections.forumops.discourse.plugins.module_utils import inputs
+
+SPEC = {
+    "discourse_app_web_replicas": {"type": "int"},
+    "discourse_app_smtp_port": {"type": "int"},
+    "discourse_app_wait_timeout": {"type": "int"},
+    "discourse_app_prestop_sleep_seconds": {"type": "int"},
+    "discourse_database_instances": {"type": "int"},
+    "discourse_database_storage_size": {"type": "str"},
+    "discourse_database_wal_storage_size": {"type": "str"},
+    "discourse_database_backup_schedule": {"type": "str"},
+    "discourse_app_upload_size": {"type": "str"},
+    "discourse_valkey_maxmemory": {"type": "str"},
+    "discourse_app_web_resources": {"type": "dict"},
+    "discourse_storage_secret_access_key": {"type": "str"},
+    "discourse_site_settings": {"type": "dict"},
+}
+GOOD = {
+    "discourse_app_web_replicas": 2,
+    "discourse_app_smtp_port": 587,
+    "discourse_app_wait_timeout": 600,
+    "discourse_app_prestop_sleep_seconds": 0,
+    "discourse_database_instances": 2,
+    "discourse_database_storage_size": "10Gi",
+    "discourse_database_wal_storage_size": "",
+    "discourse_database_backup_schedule": "0 0 3 * * SUN",
+    "discourse_app_upload_size": "10m",
+    "discourse_valkey_maxmemory": "512mb",
+    "discourse_app_web_resources": {
+        "requests": {"cpu": "500m", "memory": "1Gi"},
+        "limits": {"memory": "2Gi"},
+    },
+    "discourse_storage_secret_access_key": "s3cr3t",
+    "discourse_site_settings": {"title": "Forum"},
+}
+
+
+def test_good_inputs_have_no_error():
+    assert inputs.input_errors(SPEC, GOOD, defaults_empty={"discourse_database_wal_storage_size"}) == []
+
+
+def test_each_bad_input_is_named_with_its_value():
+    bad = dict(
+        GOOD,
+        discourse_app_web_replicas=-1,
+        discourse_app_smtp_port=70000,
+        discourse_app_wait_timeout=0,
+        discourse_database_instances=0,
+        discourse_database_storage_size="2GB",
+        discourse_database_wal_storage_size="",
+        discourse_database_backup_schedule="0 0 25 * * *",
+        discourse_app_upload_size="10 MB",
+        discourse_valkey_maxmemory="lots",
+        discourse_app_web_resources={"requests": {"memory": "1 GiB"}, "limts": {}},
+    )
+    assert inputs.input_errors(SPEC, bad) == [
+        "discourse_app_web_replicas must be at least 0; got -1.",
+        "discourse_app_smtp_port must be between 1 and 65535; got 70000.",
+        "discourse_app_wait_timeout must be at least 1; got 0.",
+        "discourse_database_instances must be at least 1; got 0.",
+        "discourse_database_storage_size must be a Kubernetes quantity such as 10Gi or 512Mi; got '2GB'.",
+        "discourse_database_wal_storage_size must be a Kubernetes quantity such as 10Gi or 512Mi; got ''.",
+        "discourse_database_backup_schedule: hour '25' is not between 0 and 23 ('0 0 25 * * *').",
+        "discourse_app_upload_size must be an nginx size such as 10m or 1g; got '10 MB'.",
+        "discourse_valkey_maxmemory must be empty or a Valkey memory size such as 512mb or 2gb; got 'lots'.",
+        "discourse_app_web_resources may hold requests and limits only; got 'limts'.",
+        "discourse_app_web_resources.requests.memory must be a Kubernetes quantity such as 500m or 1Gi; "
+        "got '1 GiB'.",
+    ]
+
+
+def test_cron_fields_ranges_steps_lists_and_names():
+    assert inputs.cron_errors("s", "0 */15 8-18 1,15 JAN-MAR MON-FRI") == []
+    assert inputs.cron_errors("s", "0 3 * * *") == [
+        "s must have 6 fields (second, minute, hour, day of month, month, day of week); got 5 in '0 3 * * *'."
+    ]
+    assert inputs.cron_errors("s", "60 0 0 0 13 8") == [
+        "s: second '60' is not between 0 and 59 ('60 0 0 0 13 8').",
+        "s: day of month '0' is not between 1 and 31 ('60 0 0 0 13 8').",
+        "s: month '13' is not between 1 and 12 ('60 0 0 0 13 8').",
+        "s: day of week '8' is not between 0 and 7 ('60 0 0 0 13 8').",
+    ]
+    assert inputs.cron_errors("s", "0 */x * * * *") == [
+        "s: the minute step 'x' is not a number ('0 */x * * * *')."
+    ]
+
+
+def test_placeholders_are_named_by_path_never_by_value():
+    values = dict(
+        GOOD,
+        discourse_storage_secret_access_key="CHANGE-ME",
+        discourse_site_settings={"title": "CHANGE-ME", "contact_email": "ok@example.org"},
+    )
+    empty = {"discourse_database_wal_storage_size"}
+    fix = "(playbooks/new_customer.yml wrote it): set the real value, for vault values with "
+    fix += "ansible-vault edit."
+    assert inputs.input_errors(SPEC, values, defaults_empty=empty) == [
+        f"discourse_storage_secret_access_key still holds the placeholder CHANGE-ME {fix}",
+        f"discourse_site_settings.title still holds the placeholder CHANGE-ME {fix}",
+    ]
+
+
+def test_quantities_follow_kubernetes():
+    for good in ("1", "1.5", ".5", "500m", "10Gi", "2G", "1e3", "128974848"):
+        assert inputs.QUANTITY_RE.match(good), good
+    for bad in ("2GB", "1 Gi", "-1Gi", "Gi", "10gi", ""):
+        assert not inputs.QUANTITY_RE.match(bad), bad
