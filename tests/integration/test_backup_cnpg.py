@@ -364,7 +364,8 @@ def test_restore_playbook_switches_the_app_to_the_recovered_cluster(rehearsal_na
     ns = rehearsal_namespace
     inventory = REPO_ROOT / "tests/integration/inventories/app"
     for name, data in {
-        "discourse-db-app": {"password": "db-pw-5d2e8a1c"},
+        # The database role's Secret name: restore.yml publishes the connection from its inputs.
+        "discourse-db-credentials": {"password": "db-pw-5d2e8a1c"},
         "app-forum-valkey": {"password": "valkey-pw-7b3f9e0d"},
         "app-forum-s3": {"access-key-id": "AKIAAPPTEST0001", "secret-access-key": "s3-secret-3c8e1f6a9d"},
     }.items():
@@ -431,11 +432,11 @@ def test_restore_playbook_switches_the_app_to_the_recovered_cluster(rehearsal_na
     assert password_env == [
         {
             "name": "DISCOURSE_DB_PASSWORD",
-            "valueFrom": {"secretKeyRef": {"name": "discourse-db-app", "key": "password"}},
+            "valueFrom": {"secretKeyRef": {"name": "discourse-db-credentials", "key": "password"}},
         }
     ]
     recovered = kubectl_json("get", "cluster", "discourse-db-restored", "-n", ns)["spec"]
-    assert recovered["bootstrap"]["recovery"]["secret"] == {"name": "discourse-db-app"}
+    assert recovered["bootstrap"]["recovery"]["secret"] == {"name": "discourse-db-credentials"}
     assert recovered["externalClusters"][0]["plugin"]["parameters"]["serverName"] == "discourse-db"
 
 

@@ -73,7 +73,9 @@ def test_upgrade_then_rollback_on_the_example_inventory(ansible, rehearsal_names
         f"example_forum: REFUSED before any change: the inventory deploys {IMAGE_A}, but the site runs "
         f"{IMAGE_B}, recorded in ConfigMap {ns}/example-forum-deploy-history"
     ) in " ".join(stale.stdout.split())
-    assert "TASK [forumops.discourse.discourse_storage" not in stale.stdout
+    # Nothing past the checks ran: no bucket setup, no apply.
+    assert "Ensure the uploads and backups buckets" not in stale.stdout
+    assert "TASK [forumops.discourse.discourse_storage : Apply" not in stale.stdout
     assert web_image(ns) == IMAGE_B
     # With the line upgrade.yml printed, the converge passes and changes nothing.
     followed = ok("playbooks/site.yml", ns, "-e", f"discourse_app_image={IMAGE_B}")
