@@ -1,10 +1,12 @@
 # Copyright: (c) 2026, forumops.discourse contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Check every input of the named roles at once, before any change (no module: it only reads vars).
+"""Check every input of the named roles (or of a playbook) at once, before any change.
 
 For each role: its argument spec (types, choices; ``-e`` strings converted as Ansible does), the
 rules module_utils/inputs.py derives from the inputs' names, and the role's own cross-field checks
 (``__<role>_input_errors`` in its vars/main.yml). One failure lists every error of every role.
+A playbook's inputs come from playbooks/argument_specs.yml; each boolean one is published as the
+fact ``__<input>`` (a role's are in its vars/main.yml).
 """
 
 from __future__ import annotations
@@ -19,8 +21,18 @@ from ansible.template import trust_as_template
 
 from ansible_collections.forumops.discourse.plugins.module_utils import inputs
 
-ROLES_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "roles")
-SPEC = {"roles": {"type": "list", "elements": "str", "required": True}}
+COLLECTION_DIR = os.path.join(os.path.dirname(__file__), "..", "..")
+ROLES_DIR = os.path.join(COLLECTION_DIR, "roles")
+PLAYBOOK_SPECS = os.path.join(COLLECTION_DIR, "playbooks", "argument_specs.yml")
+SPEC = {"roles": {"type": "list", "elements": "str", "default": []}, "playbook": {"type": "str"}}
+
+
+def playbook_spec(name):
+    with open(PLAYBOOK_SPECS, encoding="utf-8") as handle:
+        specs = yaml.safe_load(handle)["argument_specs"]
+    if name not in specs:
+        raise AnsibleActionFail(f"validate_inputs: playbooks/argument_specs.yml has no entry {name}")
+    return specs[name].get("options") or {}
 
 
 def role_spec(role):
@@ -53,9 +65,12 @@ class ActionModule(ActionBase):
         checked = ArgumentSpecValidator(SPEC).validate(self._task.args)
         if checked.error_messages:
             raise AnsibleActionFail("validate_inputs: " + "; ".join(checked.error_messages))
+        params = checked.validated_parameters
         errors = []
-        for role in checked.validated_parameters["roles"]:
+        for role in params["roles"]:
             errors += self._role_errors(role, task_vars)
+        if params["playbook"]:
+            errors += self._playbook_errors(params["playbook"], task_vars, result)
         result["changed"] = False
         if errors:
             site = task_vars.get("inventory_hostname", "")
@@ -65,8 +80,7 @@ class ActionModule(ActionBase):
             result["input_errors"] = errors
         return result
 
-    def _role_errors(self, role, task_vars):
-        options, defaults_empty = role_spec(role)
+    def _values(self, options, task_vars):
         values, errors = {}, []
         for name in options:
             if name in task_vars:
@@ -74,6 +88,21 @@ class ActionModule(ActionBase):
                     values[name] = self._templar.template(task_vars[name])
                 except AnsibleError as exc:
                     errors.append(f"{name}: {exc.message}")
+        return values, errors
+
+    def _playbook_errors(self, playbook, task_vars, result):
+        options = playbook_spec(playbook)
+        values, errors = self._values(options, task_vars)
+        validated = ArgumentSpecValidator(options).validate(values, validate_role_argument_spec=True)
+        errors += validated.error_messages + inputs.input_errors(options, validated.validated_parameters)
+        if not errors:
+            booleans = {n: o for n, o in options.items() if o.get("type") == "bool"}
+            result["ansible_facts"] = {f"__{n}": validated.validated_parameters[n] for n in booleans}
+        return errors
+
+    def _role_errors(self, role, task_vars):
+        options, defaults_empty = role_spec(role)
+        values, errors = self._values(options, task_vars)
         validated = ArgumentSpecValidator(options).validate(values, validate_role_argument_spec=True)
         errors += validated.error_messages
         typed = not errors  # the role's own checks assume the argument spec's types

@@ -26,7 +26,12 @@ options:
     description: Role names of this collection (for example V(discourse_app)).
     type: list
     elements: str
-    required: true
+    default: []
+  playbook:
+    description:
+      - A playbook's entry in C(playbooks/argument_specs.yml) (for example V(upgrade)). Its boolean
+        inputs are also published as booleans, the facts C(__<input>).
+    type: str
 notes:
   - Supports check mode; it only reads variables.
 """
@@ -38,6 +43,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+ansible_facts:
+  description: With O(playbook), C(__<input>) for each of its boolean inputs, as a boolean.
+  returned: success
+  type: dict
 input_errors:
   description: Every problem found, each naming its variable.
   returned: failure
@@ -49,7 +58,9 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 
 def main():
-    module = AnsibleModule(argument_spec={"roles": {"type": "list", "elements": "str", "required": True}})
+    module = AnsibleModule(
+        argument_spec={"roles": {"type": "list", "elements": "str", "default": []}, "playbook": {"type": "str"}}
+    )
     module.fail_json(msg="validate_inputs runs as an action plugin on the controller; it has no host part.")
 
 

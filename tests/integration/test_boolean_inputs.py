@@ -20,14 +20,18 @@ from botocore.exceptions import ClientError
 from tests.integration.test_storage_s3 import BACKUPS, PLAYBOOK, UPLOADS, site_vars
 from tools.variables_reference import boolean_inputs, load_roles, normalised_name
 
-ROLES = load_roles(Path(__file__).resolve().parents[2])
+ROOT = Path(__file__).resolve().parents[2]
+ROLES = load_roles(ROOT)
+PLAYBOOK_SPECS = yaml.safe_load((ROOT / "playbooks" / "argument_specs.yml").read_text())["argument_specs"]
 BOOLEANS = [name for _role, spec, _ in ROLES for name in boolean_inputs(spec)]
+BOOLEANS += [name for spec in PLAYBOOK_SPECS.values() for name in boolean_inputs(spec)]
 WORDS = dict.fromkeys(("false", "no", "0", "False"), False)
 WORDS |= dict.fromkeys(("true", "yes", "1", "True"), True)
 
 
 def _read_playbook(tmp_path):
-    """A play that loads every role's defaults and vars (roles:) and writes the normalised values."""
+    """A play that loads every role's defaults and vars (roles:), runs each playbook's input check
+    (as the playbooks do) and writes the normalised values."""
     play = {
         "name": "Read the normalised boolean inputs",
         "hosts": "localhost",
@@ -35,6 +39,13 @@ def _read_playbook(tmp_path):
         "gather_facts": False,
         "roles": [f"forumops.discourse.{role}" for role, _spec, _ in ROLES],
         "pre_tasks": [
+            *(
+                {
+                    "name": f"Check the inputs of {name}",
+                    "forumops.discourse.validate_inputs": {"playbook": name},
+                }
+                for name in PLAYBOOK_SPECS
+            ),
             {
                 "name": "Write them",
                 "ansible.builtin.copy": {
@@ -67,6 +78,8 @@ def test_the_specs_declare_the_reported_inputs():
         "discourse_backup_drill_keep",
         "discourse_database_wait",
         "discourse_app_tls_enabled",
+        "discourse_upgrade_skip_backup",
+        "discourse_restore_confirm",
     ):
         assert name in BOOLEANS
 

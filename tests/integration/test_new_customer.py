@@ -93,7 +93,7 @@ def test_hosts_yml_lists_the_sites_with_their_namespaces_and_the_first_as_canary
     }
 
 
-def test_the_inventory_has_exactly_the_scaffolded_files(acme):
+def test_the_inventory_has_exactly_the_scaffolded_files(acme, password_file):
     assert sorted(tree(acme)) == [
         "README.md",
         "group_vars/all/defaults.yml",
@@ -102,12 +102,28 @@ def test_the_inventory_has_exactly_the_scaffolded_files(acme):
         "hosts.yml",
     ]
     assert (acme / "host_vars").is_dir()
-    for name in ("main.yml", "defaults.yml"):
-        assert (acme / "group_vars/all" / name).read_bytes() == (
-            EXAMPLE / "group_vars/all" / name
-        ).read_bytes()
+    assert (acme / "group_vars/all/defaults.yml").read_bytes() == (
+        EXAMPLE / "group_vars/all/defaults.yml"
+    ).read_bytes()
+    # main.yml is the example's with the example's own values as placeholders (issue 22, item 11).
+    example_lines = (EXAMPLE / "group_vars/all/main.yml").read_text().splitlines()
+    customer_lines = (acme / "group_vars/all/main.yml").read_text().splitlines()
+    changed = [(old, new) for old, new in zip(example_lines, customer_lines, strict=True) if old != new]
+    assert changed == [
+        ("discourse_storage_endpoint: https://objects.example.test", "discourse_storage_endpoint: CHANGE-ME"),
+        (
+            "discourse_app_image: registry.example.test/forumops/discourse:2026.11.0",
+            "discourse_app_image: CHANGE-ME",
+        ),
+        ("  - admin@example.test", "  - CHANGE-ME"),
+        ("discourse_app_smtp_address: smtp.example.test", "discourse_app_smtp_address: CHANGE-ME"),
+        ("discourse_app_smtp_user_name: forum@example.test", "discourse_app_smtp_user_name: CHANGE-ME"),
+        ("  title: Example Forum", "  title: CHANGE-ME"),
+    ]
     readme = (acme / "README.md").read_text()
-    assert f"ansible-playbook -i {acme} playbooks/site.yml --vault-password-file ~/.vault/acme" in readme
+    # The vault password file actually used, not a made-up path.
+    assert f"ansible-playbook -i {acme} playbooks/site.yml --vault-password-file {password_file}" in readme
+    assert "~/.vault" not in readme
     assert "| `acme_forum` (canary) | forum.acme.com | `discourse-acme-forum` |" in readme
 
 
@@ -302,3 +318,27 @@ def test_shared_defaults_load_first_and_the_customer_wins(shared, acme, password
 def test_the_order_of_inventory_sources_decides(shared, acme, password_file):
     hostvars = site_vars(acme, shared, password_file=password_file)
     assert hostvars["discourse_site_settings"] == {"title": "Shared Title", "default_locale": "de"}
+
+
+def test_the_unedited_scaffold_is_refused_at_converge_naming_every_placeholder(acme, password_file):
+    """Reported (issue 22, item 11): the scaffold converged unedited with CHANGE-ME credentials and the
+    example's image, endpoint, title and admin. Refused before any cluster call (no cluster here)."""
+    result = run_tool(
+        "ansible-playbook", "-i", acme, "--vault-password-file", password_file, "playbooks/site.yml",
+        "--limit", "acme_forum",
+    )  # fmt: skip
+    assert result.returncode == 2
+    flat = one_line(result)
+    for path in (
+        "discourse_storage_endpoint",
+        "discourse_storage_access_key_id",
+        "discourse_storage_secret_access_key",
+        "discourse_app_image",
+        "discourse_app_developer_emails[0]",
+        "discourse_app_smtp_address",
+        "discourse_app_smtp_user_name",
+        "discourse_app_smtp_password",
+        "discourse_app_site_settings.title",
+    ):
+        assert f"{path} still holds the placeholder CHANGE-ME" in flat, path
+    assert "the cluster lacks" not in flat

@@ -27,9 +27,15 @@ from tools.variables_reference import (
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = load_roles(ROOT)
-BOOLEANS = sorted(name for _role, spec, _defaults in ROLES for name in boolean_inputs(spec))
+# Playbooks declare their own inputs in playbooks/argument_specs.yml; validate_inputs publishes
+# their booleans as __<input> facts.
+PLAYBOOK_SPECS = yaml.safe_load((ROOT / "playbooks" / "argument_specs.yml").read_text())["argument_specs"]
+PLAYBOOK_BOOLEANS = sorted(name for spec in PLAYBOOK_SPECS.values() for name in boolean_inputs(spec))
+BOOLEANS = sorted(
+    [name for _role, spec, _defaults in ROLES for name in boolean_inputs(spec)] + PLAYBOOK_BOOLEANS
+)
 # Where an input is declared or set rather than read.
-DECLARING = ("defaults/main.yml", "meta/argument_specs.yml")
+DECLARING = ("defaults/main.yml", "meta/argument_specs.yml", "playbooks/argument_specs.yml")
 CONDITIONAL_KEYS = {"when", "that", "failed_when", "changed_when", "until"}
 JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
@@ -49,7 +55,9 @@ def test_every_role_declares_its_booleans_in_the_spec_order():
         "discourse_storage_minio_ingress_enabled",
     ]
     assert "discourse_backup_confirm_delete_old_cluster" in found["discourse_backup"]
-    assert len(BOOLEANS) == sum(len(names) for names in found.values()) == len(set(BOOLEANS))
+    assert len(BOOLEANS) == sum(len(names) for names in found.values()) + len(PLAYBOOK_BOOLEANS)
+    assert len(BOOLEANS) == len(set(BOOLEANS))
+    assert "discourse_upgrade_skip_backup" in PLAYBOOK_BOOLEANS
 
 
 def test_boolean_block_is_exact():
