@@ -307,10 +307,10 @@ def test_shared_defaults_load_first_and_the_customer_wins(shared, acme, password
     hostvars = site_vars(shared, acme, password_file=password_file)
     # Only in the shared defaults: inherited.
     assert hostvars["discourse_app_web_replicas"] == 2
-    # In both: the customer's (the example's main.yml) replaces the shared dict as a whole.
+    # In both: the customer's (its scaffolded main.yml) replaces the shared dict as a whole.
     assert (
         hostvars["discourse_site_settings"]
-        == yaml.safe_load((EXAMPLE / "group_vars/all/main.yml").read_text())["discourse_site_settings"]
+        == yaml.safe_load((acme / "group_vars/all/main.yml").read_text())["discourse_site_settings"]
     )
     assert hostvars["vault_discourse_smtp_password"] == "CHANGE-ME"
 
