@@ -59,7 +59,10 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 def main():
     module = AnsibleModule(
-        argument_spec={"roles": {"type": "list", "elements": "str", "default": []}, "playbook": {"type": "str"}}
+        argument_spec={
+            "roles": {"type": "list", "elements": "str", "default": []},
+            "playbook": {"type": "str"},
+        }
     )
     module.fail_json(msg="validate_inputs runs as an action plugin on the controller; it has no host part.")
 

@@ -23,7 +23,7 @@ from tools.variables_reference import boolean_inputs, load_roles, normalised_nam
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = load_roles(ROOT)
 PLAYBOOK_SPECS = yaml.safe_load((ROOT / "playbooks" / "argument_specs.yml").read_text())["argument_specs"]
-BOOLEANS = [name for _role, spec, _ in ROLES for name in boolean_inputs(spec)]
+BOOLEANS = [name for _role, spec, _defaults in ROLES for name in boolean_inputs(spec)]
 BOOLEANS += [name for spec in PLAYBOOK_SPECS.values() for name in boolean_inputs(spec)]
 WORDS = dict.fromkeys(("false", "no", "0", "False"), False)
 WORDS |= dict.fromkeys(("true", "yes", "1", "True"), True)
@@ -37,7 +37,7 @@ def _read_playbook(tmp_path):
         "hosts": "localhost",
         "connection": "local",
         "gather_facts": False,
-        "roles": [f"forumops.discourse.{role}" for role, _spec, _ in ROLES],
+        "roles": [f"forumops.discourse.{role}" for role, _spec, _defaults in ROLES],
         "pre_tasks": [
             *(
                 {

@@ -128,7 +128,7 @@ def test_backup_and_restore_on_the_example_inventory(ansible, rehearsal_namespac
             "-p",
             json.dumps({"status": backup_completed()}),
         )
-        output, _ = process.communicate(timeout=300)
+        output, _unused = process.communicate(timeout=300)
     finally:
         if process.poll() is None:
             process.kill()

@@ -43,7 +43,7 @@ RAW = re.compile(r"(?<![\w])(" + "|".join(map(re.escape, BOOLEANS)) + r")\b")
 
 
 def test_every_role_declares_its_booleans_in_the_spec_order():
-    found = {role: boolean_inputs(spec) for role, spec, _ in ROLES}
+    found = {role: boolean_inputs(spec) for role, spec, _defaults in ROLES}
     assert found["discourse_storage"] == [
         "discourse_storage_path_style",
         "discourse_storage_manage_buckets",
@@ -82,7 +82,7 @@ def test_boolean_block_goes_after_the_header_and_is_replaced_in_place():
     assert with_boolean_block(inserted, other) == "---\n# header\n\n" + other + "\nrest: 1\n"
 
 
-@pytest.mark.parametrize("role", [role for role, _spec, _ in ROLES])
+@pytest.mark.parametrize("role", [role for role, _spec, _defaults in ROLES])
 def test_committed_vars_hold_the_generated_block(role):
     path = f"roles/{role}/vars/main.yml"
     assert (ROOT / path).read_text(encoding="utf-8") == generate(ROOT)[path]
