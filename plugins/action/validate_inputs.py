@@ -5,7 +5,7 @@
 For each role: its argument spec (types, choices; ``-e`` strings converted as Ansible does), the
 rules module_utils/inputs.py derives from the inputs' names, and the role's own cross-field checks
 (``__<role>_input_errors`` in its vars/main.yml). One failure lists every error of every role.
-A playbook's inputs come from playbooks/argument_specs.yml; each boolean one is published as the
+A playbook's inputs come from playbooks/vars/argument_specs.yml; each boolean one is published as the
 fact ``__<input>`` (a role's are in its vars/main.yml).
 """
 
@@ -23,7 +23,7 @@ from ansible_collections.forumops.discourse.plugins.module_utils import inputs
 
 COLLECTION_DIR = os.path.join(os.path.dirname(__file__), "..", "..")
 ROLES_DIR = os.path.join(COLLECTION_DIR, "roles")
-PLAYBOOK_SPECS = os.path.join(COLLECTION_DIR, "playbooks", "argument_specs.yml")
+PLAYBOOK_SPECS = os.path.join(COLLECTION_DIR, "playbooks", "vars", "argument_specs.yml")
 SPEC = {"roles": {"type": "list", "elements": "str", "default": []}, "playbook": {"type": "str"}}
 
 
@@ -31,7 +31,7 @@ def playbook_spec(name):
     with open(PLAYBOOK_SPECS, encoding="utf-8") as handle:
         specs = yaml.safe_load(handle)["argument_specs"]
     if name not in specs:
-        raise AnsibleActionFail(f"validate_inputs: playbooks/argument_specs.yml has no entry {name}")
+        raise AnsibleActionFail(f"validate_inputs: playbooks/vars/argument_specs.yml has no entry {name}")
     return specs[name].get("options") or {}
 
 

@@ -29,7 +29,7 @@ options:
     default: []
   playbook:
     description:
-      - A playbook's entry in C(playbooks/argument_specs.yml) (for example V(upgrade)). Its boolean
+      - A playbook's entry in C(playbooks/vars/argument_specs.yml) (for example V(upgrade)). Its boolean
         inputs are also published as booleans, the facts C(__<input>).
     type: str
 notes:

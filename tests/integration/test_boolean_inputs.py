@@ -22,7 +22,8 @@ from tools.variables_reference import boolean_inputs, load_roles, normalised_nam
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = load_roles(ROOT)
-PLAYBOOK_SPECS = yaml.safe_load((ROOT / "playbooks" / "argument_specs.yml").read_text())["argument_specs"]
+PLAYBOOK_SPECS_FILE = ROOT / "playbooks" / "vars" / "argument_specs.yml"
+PLAYBOOK_SPECS = yaml.safe_load(PLAYBOOK_SPECS_FILE.read_text())["argument_specs"]
 BOOLEANS = [name for _role, spec, _defaults in ROLES for name in boolean_inputs(spec)]
 BOOLEANS += [name for spec in PLAYBOOK_SPECS.values() for name in boolean_inputs(spec)]
 WORDS = dict.fromkeys(("false", "no", "0", "False"), False)

@@ -27,15 +27,16 @@ from tools.variables_reference import (
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = load_roles(ROOT)
-# Playbooks declare their own inputs in playbooks/argument_specs.yml; validate_inputs publishes
+# Playbooks declare their own inputs in playbooks/vars/argument_specs.yml; validate_inputs publishes
 # their booleans as __<input> facts.
-PLAYBOOK_SPECS = yaml.safe_load((ROOT / "playbooks" / "argument_specs.yml").read_text())["argument_specs"]
+PLAYBOOK_SPECS_FILE = ROOT / "playbooks" / "vars" / "argument_specs.yml"
+PLAYBOOK_SPECS = yaml.safe_load(PLAYBOOK_SPECS_FILE.read_text())["argument_specs"]
 PLAYBOOK_BOOLEANS = sorted(name for spec in PLAYBOOK_SPECS.values() for name in boolean_inputs(spec))
 BOOLEANS = sorted(
     [name for _role, spec, _defaults in ROLES for name in boolean_inputs(spec)] + PLAYBOOK_BOOLEANS
 )
 # Where an input is declared or set rather than read.
-DECLARING = ("defaults/main.yml", "meta/argument_specs.yml", "playbooks/argument_specs.yml")
+DECLARING = ("defaults/main.yml", "meta/argument_specs.yml", "playbooks/vars/argument_specs.yml")
 CONDITIONAL_KEYS = {"when", "that", "failed_when", "changed_when", "until"}
 JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
