@@ -111,7 +111,7 @@ def cron_errors(name, value, allow_empty=False, fields=CRON_FIELDS):
     errors = []
     for (field, low, high), part in zip(fields, parts):  # noqa: B905 - lengths checked; Python 3.8 targets
         for item in part.split(","):
-            base, _, step = item.partition("/")
+            base, _slash, step = item.partition("/")
             if step and not step.isdigit():
                 errors.append(f"{name}: the {field} step {step!r} is not a number ({value!r}).")
             if base in ("*", "?"):

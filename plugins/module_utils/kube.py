@@ -1022,7 +1022,7 @@ APPLY_SPEC = dict(
         },
     },
     hand_over={"type": "list", "elements": "str", "default": []},
-    own_keys={"type": "list", "elements": "str", "default": []},
+    own_keys={"type": "list", "elements": "str", "default": [], "no_log": False},
 )
 
 GET_SPEC = dict(
