@@ -23,6 +23,7 @@ from tests.fixtures.rehearsal import (
     apply_manifest,
     kubectl,
     kubectl_json,
+    play_operator,
     rehearsal_env,
     wait_for,
 )
@@ -72,33 +73,7 @@ def facts(tmp_path):
 
 def run_playing_operator(varfile, kind, name, namespace, status):
     """Run the playbook; once kind/name exists, set its status as the operator would."""
-    process = start(varfile)
-    try:
-        wait_for(
-            lambda: (
-                process.poll() is not None
-                or kubectl("get", kind, name, "-n", namespace, check=False).returncode == 0
-            ),
-            f"the role to create {kind} {name}",
-            timeout=180,
-        )
-        if process.poll() is None:
-            kubectl(
-                "patch",
-                kind,
-                name,
-                "-n",
-                namespace,
-                "--subresource=status",
-                "--type=merge",
-                "-p",
-                json.dumps({"status": status}),
-            )
-        output, _unused = process.communicate(timeout=300)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    return output
+    return play_operator(start(varfile), kind, name, namespace, status, finish=300)
 
 
 def backup_status(phase, error=None):
@@ -394,31 +369,7 @@ def test_restore_playbook_switches_the_app_to_the_recovered_cluster(rehearsal_na
         stderr=subprocess.STDOUT,
         text=True,
     )
-    try:
-        wait_for(
-            lambda: (
-                process.poll() is not None
-                or kubectl("get", "cluster", "discourse-db-restored", "-n", ns, check=False).returncode == 0
-            ),
-            "the recovery Cluster",
-            timeout=180,
-        )
-        if process.poll() is None:
-            kubectl(
-                "patch",
-                "cluster",
-                "discourse-db-restored",
-                "-n",
-                ns,
-                "--subresource=status",
-                "--type=merge",
-                "-p",
-                json.dumps({"status": ready_status()}),
-            )
-        output, _unused = process.communicate(timeout=900)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    output = play_operator(process, "cluster", "discourse-db-restored", ns, ready_status())
     assert process.returncode == 0, output[-4000:]
     app_env = kubectl_json("get", "configmap", "app-forum-env", "-n", ns)["data"]
     assert app_env["DISCOURSE_DB_HOST"] == f"discourse-db-restored-rw.{ns}.svc"

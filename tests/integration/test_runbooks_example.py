@@ -9,12 +9,10 @@ the test plays it for the Backup, as tests/integration/test_backup_cnpg.py does.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from tests.fixtures.ansible import example_args, play_recap, run_example, start_playbook
-from tests.fixtures.rehearsal import STATE_DIR, kubectl, kubectl_json, wait_for
+from tests.fixtures.rehearsal import STATE_DIR, kubectl, kubectl_json, play_operator
 
 pytestmark = pytest.mark.rehearsal
 
@@ -111,27 +109,7 @@ def test_backup_and_restore_on_the_example_inventory(ansible, rehearsal_namespac
             state_dir=STATE_DIR,
         )
     )
-    try:
-        wait_for(
-            lambda: process.poll() is not None or exists("backups.postgresql.cnpg.io", "drill-backup", ns),
-            "the Backup",
-            timeout=120,
-        )
-        kubectl(
-            "patch",
-            "backups.postgresql.cnpg.io",
-            "drill-backup",
-            "-n",
-            ns,
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            json.dumps({"status": backup_completed()}),
-        )
-        output, _unused = process.communicate(timeout=300)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    output = play_operator(process, "backups.postgresql.cnpg.io", "drill-backup", ns, backup_completed())
     assert process.returncode == 0, output[-6000:]
 
     # Reported (item 1): `-e discourse_backup_confirm_delete_old_cluster=false` deleted the old Cluster.
