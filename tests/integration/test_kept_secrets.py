@@ -16,11 +16,19 @@ import json
 import pytest
 
 from tests.fixtures.ansible import run_example
-from tests.fixtures.rehearsal import STATE_DIR, kubectl, kubectl_json
+from tests.fixtures.rehearsal import STATE_DIR, fresh_namespace, kubectl, kubectl_json
 
 pytestmark = pytest.mark.rehearsal
 
 KEY_BASE = "example-forum-secret-key-base"
+
+
+@pytest.fixture(scope="module")
+def site(rehearsal_kubeconfig):
+    """One converged example site for the module: each test leaves it converged again."""
+    with fresh_namespace("kept-secrets") as namespace:
+        converged(namespace)
+        yield namespace
 
 
 def converge(namespace, *extra):
@@ -66,9 +74,8 @@ def checksum_from_what_a_reader_without_the_password_sees(namespace):
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def test_a_lost_secret_key_base_stops_the_converge_and_rotation_is_explicit(ansible, rehearsal_namespace):
-    ns = rehearsal_namespace
-    converged(ns)
+def test_a_lost_secret_key_base_stops_the_converge_and_rotation_is_explicit(site):
+    ns = site
     original = kubectl_json("get", "secret", KEY_BASE, "-n", ns)["data"]["secret-key-base"]
     checksum = pod_checksum(ns)
     assert checksum == checksum_from_what_a_reader_without_the_password_sees(ns)
@@ -98,11 +105,11 @@ def test_a_lost_secret_key_base_stops_the_converge_and_rotation_is_explicit(ansi
     assert len(base64.b64decode(rotated)) == 128
     assert pod_checksum(ns) != checksum
     assert pod_checksum(ns) == checksum_from_what_a_reader_without_the_password_sees(ns)
-
-
-def test_a_new_smtp_password_rolls_the_pods_without_a_hash_of_it(ansible, rehearsal_namespace):
-    ns = rehearsal_namespace
     converged(ns)
+
+
+def test_a_new_smtp_password_rolls_the_pods_without_a_hash_of_it(site):
+    ns = site
     before = pod_checksum(ns)
     converged(ns, "-e", "discourse_app_smtp_password=another-smtp-password-7e1")
     after = pod_checksum(ns)
@@ -110,6 +117,7 @@ def test_a_new_smtp_password_rolls_the_pods_without_a_hash_of_it(ansible, rehear
     smtp = kubectl_json("get", "secret", "example-forum-smtp", "-n", ns)["data"]
     assert base64.b64decode(smtp["password"]).decode() == "another-smtp-password-7e1"
     assert after == checksum_from_what_a_reader_without_the_password_sees(ns)
+    converged(ns)
 
 
 @pytest.mark.parametrize(
@@ -127,13 +135,11 @@ def test_a_new_smtp_password_rolls_the_pods_without_a_hash_of_it(ansible, rehear
         ),
     ],
 )
-def test_a_lost_database_or_valkey_password_stops_the_converge(
-    ansible, rehearsal_namespace, secret, user, hint
-):
+def test_a_lost_database_or_valkey_password_stops_the_converge(site, secret, user, hint):
     """Reported: deleting the Secret made the next converge generate a new password silently, while the
     database (Cluster) and Valkey (StatefulSet) keep the old one."""
-    ns = rehearsal_namespace
-    converged(ns)
+    ns = site
+    saved = kubectl_json("get", "secret", secret, "-n", ns)
     kubectl("delete", "secret", secret, "-n", ns)
     lost = converge(ns)
     assert lost.returncode != 0
@@ -142,3 +148,8 @@ def test_a_lost_database_or_valkey_password_stops_the_converge(
         f"and a new one would not match it, so none is made. {hint}"
     ) in flat(lost)
     assert kubectl("get", "secret", secret, "-n", ns, check=False).returncode != 0
+    # Restored from the "backup", as the message says: the converge passes again.
+    restored = {"apiVersion": "v1", "kind": "Secret", "type": saved["type"], "data": saved["data"]}
+    restored["metadata"] = {k: saved["metadata"][k] for k in ("name", "labels") if k in saved["metadata"]}
+    kubectl("apply", "-n", ns, "-f", "-", input_text=json.dumps(restored))
+    converged(ns)

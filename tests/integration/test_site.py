@@ -172,15 +172,20 @@ def test_a_preview_of_a_new_site_says_so_and_creates_nothing(ansible, rehearsal_
     assert kubectl("get", "namespace", ns, check=False).returncode != 0
 
 
-def test_enabling_the_hpa_on_a_running_site_keeps_the_live_replica_count(ansible, rehearsal_namespace):
-    """Reported (issue 22, item 10): server-side apply released spec.replicas and web dropped to 1."""
+def test_hpa_handover_and_a_hand_added_env_key_on_a_running_site(ansible, rehearsal_namespace):
+    """Reported (issue 22, items 10 and 13): enabling the HPA released spec.replicas and web dropped
+    to 1; server-side apply never removes a field it does not own, so a hand-added DISCOURSE_* key
+    stayed in the env ConfigMap and reached every new pod. One site, one converge for both."""
     ns = rehearsal_namespace
     fixed = converge(ansible, ns, "-e", "discourse_app_web_replicas=3")
     assert fixed.returncode == 0, fixed.stdout[-4000:]
+    kubectl(
+        "patch", "configmap", "example-forum-env", "-n", ns, "--type=merge",
+        "-p", json.dumps({"data": {"DISCOURSE_HAND_ADDED": "x", "DISCOURSE_TITLE": "Edited"}}),
+    )  # fmt: skip
+    autoscale = ("-e", "discourse_app_hpa_enabled=true", "-e", "discourse_app_web_replicas=3")
 
-    autoscaled = converge(
-        ansible, ns, "-e", "discourse_app_hpa_enabled=true", "-e", "discourse_app_web_replicas=3"
-    )
+    autoscaled = converge(ansible, ns, *autoscale)
 
     assert autoscaled.returncode == 0, autoscaled.stdout[-4000:]
     deployment = kubectl_json("get", "deployment", "example-forum-web", "-n", ns, "--show-managed-fields")
@@ -188,30 +193,12 @@ def test_enabling_the_hpa_on_a_running_site_keeps_the_live_replica_count(ansible
     managers = {entry["manager"] for entry in deployment["metadata"]["managedFields"]}
     assert "forumops.discourse-handover" in managers
     assert kubectl_json("get", "hpa", "example-forum-web", "-n", ns)["spec"]["minReplicas"] == 2
-    again = converge(
-        ansible, ns, "-e", "discourse_app_hpa_enabled=true", "-e", "discourse_app_web_replicas=3"
-    )
-    assert play_recap(again, SITE)["changed"] == 0, again.stdout[-4000:]
-
-
-def test_a_key_added_by_hand_to_the_env_configmap_is_removed(ansible, rehearsal_namespace):
-    """Reported (issue 22, item 13): server-side apply never removes a field it does not own, so a
-    hand-added DISCOURSE_* key stayed and reached every new pod."""
-    ns = rehearsal_namespace
-    assert converge(ansible, ns).returncode == 0
-    kubectl(
-        "patch", "configmap", "example-forum-env", "-n", ns, "--type=merge",
-        "-p", json.dumps({"data": {"DISCOURSE_HAND_ADDED": "x", "DISCOURSE_TITLE": "Edited"}}),
-    )  # fmt: skip
-
-    repaired = converge(ansible, ns)
-
-    assert repaired.returncode == 0, repaired.stdout[-4000:]
     data = kubectl_json("get", "configmap", "example-forum-env", "-n", ns)["data"]
     assert "DISCOURSE_HAND_ADDED" not in data
     assert data["DISCOURSE_TITLE"] == "Example Forum"
-    assert "ConfigMap/example-forum-env" in summary(repaired.stdout)[-1]
-    assert play_recap(converge(ansible, ns), SITE)["changed"] == 0
+    assert "ConfigMap/example-forum-env" in summary(autoscaled.stdout)[-1]
+    again = converge(ansible, ns, *autoscale)
+    assert play_recap(again, SITE)["changed"] == 0, again.stdout[-4000:]
 
 
 def test_every_bad_input_of_every_tier_is_reported_at_once_before_any_change(ansible, rehearsal_namespace):
