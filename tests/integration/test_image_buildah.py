@@ -58,21 +58,26 @@ def buildah(tmp_path_factory):
     shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def built(sources, buildah, ansible, tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("image-buildah")
+def build_with_buildah(sources, buildah, ansible, tmp_path, **variables):
+    """Build the stand-in lock with buildah (vfs, chroot); {result, manifest (None on failure), out}."""
     lock = lock_for(sources, base_image={"repository": BASE, "tag": "1", "digest": ""})
     vars_ = {
         "discourse_image_builder": "buildah",
         "discourse_image_builder_global_flags": buildah["flags"],
         "discourse_image_builder_flags": ["--isolation", "chroot", "--pull=never"],
-        "discourse_image_tags": ["stable"],
+        **variables,
     }
     result = build(ansible, tmp_path, lock, "-e", json.dumps(vars_))
     manifest = (
         json.loads((tmp_path / "out" / "build-manifest.json").read_text()) if result.returncode == 0 else None
     )
     return {"result": result, "manifest": manifest, "out": tmp_path / "out"}
+
+
+@pytest.fixture(scope="module")
+def built(sources, buildah, ansible, tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("image-buildah")
+    return build_with_buildah(sources, buildah, ansible, tmp_path, discourse_image_tags=["stable"])
 
 
 TOKEN = "ghp_forumopsTestToken0123456789abcdef"
@@ -84,18 +89,16 @@ def built_with_git_credentials(sources, buildah, ansible, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("image-buildah-git")
     credentials = tmp_path / "git-credentials"
     credentials.write_text(f"https://x-access-token:{TOKEN}@github.com\n")
-    lock = lock_for(sources, base_image={"repository": BASE, "tag": "1", "digest": ""})
-    vars_ = {
-        "discourse_image_builder": "buildah",
-        "discourse_image_builder_global_flags": buildah["flags"],
-        "discourse_image_builder_flags": ["--isolation", "chroot", "--pull=never"],
-        "discourse_image_tags": ["private"],
-        "discourse_image_git_credentials_file": str(credentials),
-    }
-    result = build(ansible, tmp_path, lock, "-e", json.dumps(vars_))
-    assert result.returncode == 0, result.stdout + result.stderr
-    manifest = json.loads((tmp_path / "out" / "build-manifest.json").read_text())
-    return {"result": result, "manifest": manifest, "out": tmp_path / "out"}
+    private = build_with_buildah(
+        sources,
+        buildah,
+        ansible,
+        tmp_path,
+        discourse_image_tags=["private"],
+        discourse_image_git_credentials_file=str(credentials),
+    )
+    assert private["result"].returncode == 0, private["result"].stdout + private["result"].stderr
+    return private
 
 
 def test_git_credentials_reach_the_pups_step_and_nothing_else(built_with_git_credentials, buildah):
