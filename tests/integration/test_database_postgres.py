@@ -6,6 +6,7 @@ template1 and create roles, which must not leak into the session server other te
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import yaml
 
 from tests.fixtures.ansible import REPO_ROOT, play_recap
 from tests.fixtures.postgres import POSTGRES_BIN_PATH, start_postgres, stop_postgres
+from tests.fixtures.rehearsal import KUBECONFIG, kubectl_json
 
 pytestmark = pytest.mark.postgres
 
@@ -191,6 +193,53 @@ def test_external_mode_creates_role_database_and_extensions_then_changes_nothing
     # The app can log in with the password the role set.
     app = pg.connect("forum_fresh", user="forum_fresh_owner", password=password)
     app.close()
+
+
+def secret_password(namespace, name):
+    return base64.b64decode(kubectl_json("get", "secret", name, "-n", namespace)["data"]["password"]).decode()
+
+
+def can_log_in(server, password):
+    try:
+        server.connect("forum_rotated", user="forum_rotated_owner", password=password).close()
+    except Exception as error:  # psycopg's OperationalError: "password authentication failed"
+        assert "password authentication failed" in str(error)
+        return False
+    return True
+
+
+@pytest.mark.rehearsal
+def test_external_mode_rotation_sets_a_new_password_on_the_server_and_in_the_secret_once(
+    ansible, pg, tmp_path, rehearsal_namespace
+):
+    """Generated password kept in the rehearsal's Secret; a new rotation token replaces it on the
+    real server (ALTER ROLE) and in the Secret; the same token again changes nothing."""
+    ns = rehearsal_namespace
+    site = {
+        "discourse_kubeconfig": str(KUBECONFIG),
+        "discourse_namespace": ns,
+        "discourse_database_name": "forum_rotated",
+        "discourse_database_owner": "forum_rotated_owner",
+        "discourse_database_external_create": True,
+        "discourse_database_external_manage_secret": True,
+    }
+    first, _unused = converge(ansible, pg, tmp_path, **site)
+    assert recap(first)["failed"] == 0, first.stdout[-4000:]
+    generated = secret_password(ns, "discourse-pg-credentials")
+    assert can_log_in(pg, generated)
+
+    rotated_run, _unused = converge(ansible, pg, tmp_path, **site, discourse_database_password_rotation="r2")
+    assert recap(rotated_run)["failed"] == 0, rotated_run.stdout[-4000:]
+    rotated = secret_password(ns, "discourse-pg-credentials")
+    assert rotated != generated and len(rotated) == 32
+    assert rotated not in rotated_run.stdout + rotated_run.stderr
+    assert can_log_in(pg, rotated)
+    assert not can_log_in(pg, generated)
+
+    again, _unused = converge(ansible, pg, tmp_path, **site, discourse_database_password_rotation="r2")
+    assert recap(again)["changed"] == 0, again.stdout[-4000:]
+    assert secret_password(ns, "discourse-pg-credentials") == rotated
+    assert can_log_in(pg, rotated)
 
 
 def test_external_mode_uses_an_existing_database_without_creating_anything(ansible, pg, tmp_path):
