@@ -339,10 +339,13 @@ def test_restore_playbook_switches_the_app_to_the_recovered_cluster(rehearsal_na
     ns = rehearsal_namespace
     inventory = REPO_ROOT / "tests/integration/inventories/app"
     for name, data in {
-        # The database role's Secret name: restore.yml publishes the connection from its inputs.
+        # The roles' Secret names: restore.yml publishes the connections from their inputs.
         "discourse-db-credentials": {"password": "db-pw-5d2e8a1c"},
-        "app-forum-valkey": {"password": "valkey-pw-7b3f9e0d"},
-        "app-forum-s3": {"access-key-id": "AKIAAPPTEST0001", "secret-access-key": "s3-secret-3c8e1f6a9d"},
+        "valkey-password": {"password": "valkey-pw-7b3f9e0d"},
+        "app-forum-s3-credentials": {
+            "access-key-id": "AKIAAPPTEST0001",
+            "secret-access-key": "s3-secret-3c8e1f6a9d",
+        },
     }.items():
         apply_manifest(
             {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": data}, ns

@@ -84,8 +84,23 @@ def timestamp(value):
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def other_roles_secrets(namespace, site, database=True):
+    """The Secrets the database, Valkey and storage roles would have written, which the pods read
+    (the app role stops naming any that is missing)."""
+    secrets = {"valkey-password": {"password": "valkey-pw"}}
+    secrets[f"{name_of(site)}-s3-credentials"] = {"access-key-id": "AKIAUP", "secret-access-key": "s3-secret"}
+    if database:
+        secrets[f"{name_of(site)}-pg-credentials"] = {"username": "discourse", "password": "db-pw"}
+    for name, data in secrets.items():
+        apply_manifest(
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": data}, namespace
+        )
+
+
 def ready_cluster(namespace, site):
-    """Each site's CloudNativePG Cluster, Ready as the operator would report it."""
+    """Each site's CloudNativePG Cluster, Ready as the operator would report it, and the Secrets
+    the other roles would have written."""
+    other_roles_secrets(namespace, site)
     name = f"{name_of(site)}-pg"
     apply_manifest(
         {
@@ -340,6 +355,7 @@ def test_external_database_is_read_directly_and_a_database_ahead_stops_before_an
         },
         ns,
     )
+    other_roles_secrets(ns, "up_c", database=False)
     # The database role's inputs: upgrade.yml publishes the connection from them, as site.yml does.
     external = {
         "discourse_database_mode": "external",
