@@ -34,6 +34,8 @@ INT_RULES = (
     ("_processes", 0, None),
     ("_sidekiqs", 0, None),
     ("_workers", 0, None),
+    ("_concurrency", 1, None),
+    ("_mb", 0, None),
     ("_max_unavailable", 0, None),
     ("_days", 0, None),
 )
@@ -123,6 +125,54 @@ def cron_errors(name, value, allow_empty=False, fields=CRON_FIELDS):
     return errors
 
 
+# Inputs whose values become DISCOURSE_* variables. At boot discourse_docker's copy-env
+# (templates/web.template.yml) writes each as `key = '<value>'` into config/discourse.conf, and
+# GlobalSetting's FileProvider reads the file line by line after ERB, taking '([^']*)': a quote cuts
+# the value, a line break ends it, `<%` is evaluated. Jobs read the environment and see it whole,
+# so web pods and Jobs would disagree. discourse_app_extra_env counts for its DISCOURSE_* keys.
+DISCOURSE_CONF_INPUTS = frozenset(
+    {
+        "discourse_app_site_settings",
+        "discourse_app_extra_env",
+        "discourse_app_hostname",
+        "discourse_app_cdn_url",
+        "discourse_app_developer_emails",
+        "discourse_app_notification_email",
+        "discourse_app_smtp_address",
+        "discourse_app_smtp_domain",
+        "discourse_app_smtp_user_name",
+        "discourse_app_smtp_password",
+        "discourse_database_password",
+        "discourse_valkey_external_password",
+        "discourse_valkey_external_username",
+        "discourse_storage_access_key_id",
+        "discourse_storage_secret_access_key",
+    }
+)
+DISCOURSE_CONF_UNSAFE = (("'", "a single quote"), ("\n", "a line break"), ("\r", "a line break"), ("<%", "<%"))
+
+
+def discourse_conf_errors(name, value):
+    """One message per value (path like placeholders()) that config/discourse.conf cannot hold.
+    Values are never quoted in the message: some are passwords."""
+    if isinstance(value, dict):
+        items = value.items()
+        if name == "discourse_app_extra_env":
+            items = [(key, item) for key, item in items if str(key).startswith("DISCOURSE_")]
+        return [e for key, item in items for e in discourse_conf_errors(f"{name}.{key}", item)]
+    if isinstance(value, list):
+        return [e for index, item in enumerate(value) for e in discourse_conf_errors(f"{name}[{index}]", item)]
+    text = str(value)
+    found = [what for mark, what in DISCOURSE_CONF_UNSAFE if mark in text]
+    if not found:
+        return []
+    return [
+        f"{name} holds {found[0]}: Discourse writes it to config/discourse.conf as key = '<value>' at boot "
+        "and reads it back up to the first quote or line break (after ERB), so the pods would get another "
+        "value than the Jobs. Use a value without ', line breaks and <%."
+    ]
+
+
 # (suffix, check(name, value, allow_empty)); the first matching suffix decides.
 STR_RULES = (
     ("_upload_size", nginx_size_errors),
@@ -166,6 +216,8 @@ def input_errors(options, values, defaults_empty=()):
             errors += str_errors(name, value, name in defaults_empty)
         elif kind == "dict" and name.endswith("_resources") and isinstance(value, dict):
             errors += resources_errors(name, value)
+        if name in DISCOURSE_CONF_INPUTS:
+            errors += discourse_conf_errors(name, value)
         errors += [
             f"{path} still holds the placeholder {PLACEHOLDER} (playbooks/new_customer.yml wrote it): "
             "set the real value, for vault values with ansible-vault edit."

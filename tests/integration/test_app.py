@@ -87,7 +87,9 @@ def expected_env(namespace, **overrides):
         "DISCOURSE_DB_SOCKET": "",
         "DISCOURSE_REDIS_HOST": f"app-forum-valkey.{namespace}.svc",
         "DISCOURSE_REDIS_PORT": "6379",
+        "PGSSLMODE": "prefer",
         "DISCOURSE_DEVELOPER_EMAILS": "admin@app.test",
+        "DISCOURSE_SIDEKIQ_WORKERS": "5",
         "DISCOURSE_SMTP_ADDRESS": "smtp.app.test",
         "DISCOURSE_SMTP_PORT": "587",
         "DISCOURSE_SMTP_ENABLE_START_TLS": "true",
@@ -98,6 +100,8 @@ def expected_env(namespace, **overrides):
         "PRECOMPILE_ON_BOOT": "0",
         "CREATE_DB_ON_BOOT": "0",
     }
+    # The image's runtime env lies below: the role's keys win over it (MIGRATE_ON_BOOT).
+    env = {**MANIFEST["runtime_env"], **env}
     # The storage role's env, minus empty values (an empty CDN URL would disable nothing).
     env.update({k: v for k, v in storage.items() if v != ""})
     env.update(overrides)
@@ -212,11 +216,25 @@ def test_example_site_converges_in_order_and_is_idempotent(rehearsal_namespace):
 
 
 SIDEKIQ_MODES = {
-    # mode: (web UNICORN_SIDEKIQS, Sidekiq Deployment's UNICORN_SIDEKIQS or None)
-    "unified": ("1", None),
-    "separated": ("0", "3"),
-    "hybrid": ("1", "3"),
+    # mode: (web UNICORN_SIDEKIQS, whether a Sidekiq Deployment runs)
+    "unified": ("1", False),
+    "separated": ("0", True),
+    "hybrid": ("1", True),
 }
+# Upstream lib/demon/sidekiq.rb (discourse/discourse 0d3c183c29fd24ad7b50bd50c9ede8ec41ad2123) starts
+# Sidekiq in the web master with "-c GlobalSetting.sidekiq_workers -t 5" and these queues, weights
+# 8, 4, 2, 1; discourse_docker templates/web.template.yml (e071c2c8ebf8a93c1fba4e16fbb7168a2a9201bd)
+# runs the app as `LD_PRELOAD=$RUBY_ALLOCATOR HOME=/home/discourse USER=discourse exec thpoff chpst
+# -u discourse:www-data -U discourse:www-data bundle exec ...` after image/base/sbin/boot's
+# /etc/runit/1. config/unicorn.conf.rb and config/pitchfork.conf.rb refuse UNICORN_WORKERS=0, which
+# is why a Sidekiq pod must not start /sbin/boot.
+SIDEKIQ_COMMAND = (
+    "/etc/runit/1 && cd /var/www/discourse && "
+    "LD_PRELOAD=$RUBY_ALLOCATOR HOME=/home/discourse USER=discourse "
+    "exec thpoff chpst -u discourse:www-data -U discourse:www-data "
+    'bundle exec sidekiq -e production -c "$DISCOURSE_SIDEKIQ_WORKERS" -t 5 '
+    "-q critical,8 -q default,4 -q low,2 -q ultra_low,1"
+)
 
 
 @pytest.mark.rehearsal
@@ -230,16 +248,34 @@ def test_sidekiq_mode_yields_expected_deployments_and_env(rehearsal_namespace, m
         "-e",
         f"discourse_app_sidekiq_mode={mode}",
         "-e",
-        "discourse_app_sidekiq_processes=3",
-        "-e",
         "discourse_app_sidekiq_replicas=2",
+        "-e",
+        "discourse_app_sidekiq_concurrency=7",
+        "-e",
+        "discourse_app_sidekiq_max_rss_mb=1500",
+        # An external Valkey with TLS and an ACL user, as the valkey role publishes it.
+        "-e",
+        json.dumps(
+            {
+                "discourse_valkey_connection": {
+                    **HOST_VARS["discourse_valkey_connection"],
+                    "tls": True,
+                    "username": "forum",
+                }
+            }
+        ),
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
-    web_sidekiqs, sidekiq_sidekiqs = SIDEKIQ_MODES[mode]
+    web_sidekiqs, dedicated = SIDEKIQ_MODES[mode]
     deployments = {d["metadata"]["name"]: d for d in kubectl_json("get", "deployments", "-n", ns)["items"]}
-    expected = [f"{NAME}-web"] + ([f"{NAME}-sidekiq"] if sidekiq_sidekiqs else [])
+    expected = [f"{NAME}-web"] + ([f"{NAME}-sidekiq"] if dedicated else [])
     assert sorted(deployments) == sorted(expected)
+    env = kubectl_json("get", "configmap", f"{NAME}-env", "-n", ns)["data"]
+    assert env["DISCOURSE_SIDEKIQ_WORKERS"] == "7"
+    # GlobalSetting.redis_config (discourse/discourse app/models/global_setting.rb,
+    # 1df354041bfdf6595c880df45745ef92c96b2a42): username from redis_username, ssl from redis_use_ssl.
+    assert (env["DISCOURSE_REDIS_USE_SSL"], env["DISCOURSE_REDIS_USERNAME"]) == ("true", "forum")
 
     def plain_env(deployment):
         return {
@@ -248,18 +284,34 @@ def test_sidekiq_mode_yields_expected_deployments_and_env(rehearsal_namespace, m
             if "value" in e
         }
 
-    assert plain_env(deployments[f"{NAME}-web"]) == {"UNICORN_WORKERS": "4", "UNICORN_SIDEKIQS": web_sidekiqs}
-    if sidekiq_sidekiqs:
+    web_env = {"UNICORN_WORKERS": "4", "UNICORN_SIDEKIQS": web_sidekiqs}
+    if web_sidekiqs != "0":
+        web_env["UNICORN_SIDEKIQ_MAX_RSS"] = "1500"
+    assert plain_env(deployments[f"{NAME}-web"]) == web_env
+    if dedicated:
         sidekiq = deployments[f"{NAME}-sidekiq"]
-        assert plain_env(sidekiq) == {"UNICORN_WORKERS": "0", "UNICORN_SIDEKIQS": sidekiq_sidekiqs}
+        container = sidekiq["spec"]["template"]["spec"]["containers"][0]
+        assert container["command"] == ["/bin/bash", "-c", SIDEKIQ_COMMAND]
+        assert plain_env(sidekiq) == {"FORUMOPS_SIDEKIQ_MAX_RSS_MB": "1500"}
         assert sidekiq["status"]["readyReplicas"] == 2
         labels = sidekiq["spec"]["template"]["metadata"]["labels"]
         assert labels["app.kubernetes.io/component"] == "sidekiq"
         # Not behind the Service: its selector does not match Sidekiq pods.
         selector = kubectl_json("get", "service", NAME, "-n", ns)["spec"]["selector"]
         assert any(labels.get(k) != v for k, v in selector.items())
-        probe = sidekiq["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]
-        assert probe["exec"]["command"] == ["pgrep", "-f", "sidekiq"]
+        probe_command = [
+            "/bin/bash",
+            "-c",
+            "cd /var/www/discourse && HOME=/home/discourse exec chpst -u discourse:www-data "
+            "bundle exec ruby /etc/forumops/sidekiq-alive.rb",
+        ]
+        assert container["livenessProbe"]["exec"]["command"] == probe_command
+        assert container["startupProbe"]["exec"]["command"] == probe_command
+        assert {"name": "probe", "mountPath": "/etc/forumops", "readOnly": True} in container["volumeMounts"]
+        script = kubectl_json("get", "configmap", f"{NAME}-sidekiq-probe", "-n", ns)["data"][
+            "sidekiq-alive.rb"
+        ]
+        assert script == (REPO_ROOT / "roles/discourse_app/files/sidekiq-alive.rb").read_text()
         assert kubectl("get", "pdb", f"{NAME}-sidekiq", "-n", ns, check=False).returncode == 0
 
 
@@ -383,6 +435,14 @@ BAD_INPUT = {
     "unknown-sidekiq-mode": (
         ["-e", "discourse_app_sidekiq_mode=sideways"],
         "value of discourse_app_sidekiq_mode must be one of: unified, separated, hybrid",
+    ),
+    "removed-sidekiq-processes": (
+        ["-e", "discourse_app_sidekiq_processes=3"],
+        "discourse_app_sidekiq_processes was removed: each Sidekiq pod runs one Sidekiq process",
+    ),
+    "sidekiq-concurrency-0": (
+        ["-e", "discourse_app_sidekiq_concurrency=0"],
+        "discourse_app_sidekiq_concurrency must be at least 1; got 0.",
     ),
     "hostname-with-scheme": (
         ["-e", "discourse_hostname=https://forum.app.test"],

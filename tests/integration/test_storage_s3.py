@@ -116,7 +116,12 @@ def error_code(call, **kwargs):
 
 
 def test_external_mode_creates_both_buckets_with_discourses_rules(ansible, s3_server, tmp_path):
-    converged(ansible, tmp_path, site_vars(s3_server, tmp_path))
+    # A CDN with its own access to the bucket: no public policy (the default one is tested below).
+    cdn = {
+        "discourse_storage_uploads_public_read": False,
+        "discourse_storage_cdn_url": "https://cdn.forum.test",
+    }
+    converged(ansible, tmp_path, site_vars(s3_server, tmp_path, **cdn))
     client = s3_server.client()
 
     assert sorted(b["Name"] for b in client.list_buckets()["Buckets"]) == [BACKUPS, UPLOADS]
@@ -148,15 +153,16 @@ def test_external_mode_creates_both_buckets_with_discourses_rules(ansible, s3_se
         "uploads_bucket": UPLOADS,
         "backups_bucket": BACKUPS,
         "path_style": True,
-        "cdn_url": "",
+        "cdn_url": "https://cdn.forum.test",
         "credentials_secret": SECRET_NAME,
         "env": {
             "DISCOURSE_USE_S3": "true",
             "DISCOURSE_S3_BUCKET": UPLOADS,
             "DISCOURSE_S3_REGION": "us-east-1",
             "DISCOURSE_S3_ENDPOINT": s3_server.endpoint,
-            "DISCOURSE_S3_CDN_URL": "",
+            "DISCOURSE_S3_CDN_URL": "https://cdn.forum.test",
             "DISCOURSE_S3_INSTALL_CORS_RULE": "false",
+            "DISCOURSE_S3_USE_ACLS": "false",
             "DISCOURSE_BACKUP_LOCATION": "s3",
             "DISCOURSE_S3_BACKUP_BUCKET": BACKUPS,
         },
@@ -226,14 +232,68 @@ def test_public_read_and_backup_expiry_are_switched_on_and_off(ansible, s3_serve
     assert client.get_bucket_versioning(Bucket=UPLOADS)["Status"] == "Enabled"
     assert client.get_bucket_versioning(Bucket=BACKUPS)["Status"] == "Enabled"
 
-    # Switched off again: the policy goes, the expiry rule goes, versioning is suspended.
-    converged(ansible, tmp_path, site_vars(s3_server, tmp_path, discourse_storage_abort_multipart_days=3))
+    # Switched off again (a CDN reads the bucket now): the policy goes, the expiry rule goes,
+    # versioning is suspended.
+    converged(
+        ansible,
+        tmp_path,
+        site_vars(
+            s3_server,
+            tmp_path,
+            discourse_storage_abort_multipart_days=3,
+            discourse_storage_uploads_public_read=False,
+            discourse_storage_cdn_url="https://cdn.forum.test",
+        ),
+    )
     assert error_code(client.get_bucket_policy, Bucket=UPLOADS) == "NoSuchBucketPolicy"
     assert client.get_public_access_block(Bucket=UPLOADS)["PublicAccessBlockConfiguration"][
         "BlockPublicPolicy"
     ]
     assert lifecycle(client, BACKUPS) == [abort_rule(3)]
     assert client.get_bucket_versioning(Bucket=UPLOADS)["Status"] == "Suspended"
+
+
+def test_uploads_work_without_object_acls_and_are_public_by_the_bucket_policy(ansible, s3_server, tmp_path):
+    """Reported: uploads fail on a new AWS bucket. Discourse sends an ACL only while s3_use_acls is
+    true (its default): `return if !SiteSetting.s3_use_acls` in FileStore::ObjectStorage::S3.acl_for
+    (discourse/discourse lib/file_store/object_storage/s3.rb, cf57faae3b2ec8a87784fd2a4dcc3512d3386aba;
+    `acl: SiteSetting.s3_use_acls ? "public-read" : nil` in lib/tasks/s3.rake,
+    d78dd4ed98923d5f4199172d91cc6a2595a16a64), and new AWS buckets enforce bucket-owner ownership and
+    refuse ACLs. A DISCOURSE_* variable shadows the site setting of that name
+    (lib/site_setting_extension.rb, 0a9b83a6d3b18c1e9ec42b799011e7a4b94e4fa5). moto accepts ACLs on
+    any bucket, so the refusal itself cannot be replayed here: the env must tell Discourse not to send
+    one, and the uploads must be public without it."""
+    client = s3_server.client()
+    converged(ansible, tmp_path, site_vars(s3_server, tmp_path))
+    facts = json.loads((tmp_path / "connection.json").read_text())
+    assert facts["env"]["DISCOURSE_S3_USE_ACLS"] == "false"
+    assert "DISCOURSE_S3_USE_ACLS" not in facts["secret_env"]
+    # What Discourse then sends for an ordinary upload: no ACL header. It is stored...
+    client.put_object(Bucket=UPLOADS, Key="uploads/default/original/1X/a.png", Body=b"png")
+    # ...and public by the policy the role left on the bucket, without an object ACL.
+    statement = json.loads(client.get_bucket_policy(Bucket=UPLOADS)["Policy"])["Statement"]
+    assert statement == [
+        {
+            "Sid": "DiscoursePublicUploads",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": [f"arn:aws:s3:::{UPLOADS}/uploads/*", f"arn:aws:s3:::{UPLOADS}/assets/*"],
+        }
+    ]
+    assert not client.get_public_access_block(Bucket=UPLOADS)["PublicAccessBlockConfiguration"][
+        "BlockPublicPolicy"
+    ]
+
+
+def test_no_public_read_and_no_cdn_is_refused_before_any_call(ansible, s3_server, tmp_path):
+    values = site_vars(s3_server, tmp_path, discourse_storage_uploads_public_read=False)
+    result = converge(ansible, tmp_path, values)
+    assert result.returncode != 0
+    assert (
+        "discourse_storage_uploads_public_read is false and discourse_storage_cdn_url is empty: Discourse sends "
+        "no object ACLs (DISCOURSE_S3_USE_ACLS=false), so browsers could fetch no upload."
+    ) in " ".join(result.stdout.split())
 
 
 def test_rules_of_others_on_the_buckets_are_kept(ansible, s3_server, tmp_path):

@@ -36,6 +36,7 @@ def test_a_good_server_passes_and_its_connection_is_published(ansible, tmp_path,
         "port": valkey_server.port,
         "secret_name": "valkey-password",
         "password_key": "password",
+        "username": "",
         "tls": False,
     }
     assert "WARNING" not in result.stdout

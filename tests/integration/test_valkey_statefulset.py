@@ -61,6 +61,7 @@ def test_the_statefulset_converges_ready_and_idempotent(
         "port": 6379,
         "secret_name": "valkey-password",
         "password_key": "password",
+        "username": "",
         "tls": False,
     }
     sts = get("statefulset", "valkey", ns)
@@ -234,6 +235,7 @@ def test_external_mode_writes_the_secret_once_and_reads_it_back(
             "port": valkey_server.port,
             "secret_name": "valkey-password",
             "password_key": "password",
+            "username": "",
             "tls": False,
         }
     )

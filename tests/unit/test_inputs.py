@@ -109,3 +109,52 @@ def test_quantities_follow_kubernetes():
         assert inputs.QUANTITY_RE.match(good), good
     for bad in ("2GB", "1 Gi", "-1Gi", "Gi", "10gi", ""):
         assert not inputs.QUANTITY_RE.match(bad), bad
+
+
+# discourse_docker templates/web.template.yml (e071c2c8ebf8a93c1fba4e16fbb7168a2a9201bd) writes each
+# DISCOURSE_* variable as `key = '<value>'` into config/discourse.conf at boot; discourse/discourse
+# app/models/global_setting.rb (1df354041bfdf6595c880df45745ef92c96b2a42) FileProvider#read runs ERB
+# over the file and takes /\A\s*([a-z_]+[a-z0-9_]*)\s*=\s*("([^"]*)"|'([^']*)'|[^#]*)/ per line.
+CONF_TAIL = (
+    ": Discourse writes it to config/discourse.conf as key = '<value>' at boot and reads it back up to "
+    "the first quote or line break (after ERB), so the pods would get another value than the Jobs. "
+    "Use a value without ', line breaks and <%."
+)
+
+
+def test_values_discourse_conf_cannot_hold_are_named_by_path_never_by_value():
+    spec = {
+        "discourse_app_site_settings": {"type": "dict"},
+        "discourse_app_extra_env": {"type": "dict"},
+        "discourse_app_smtp_password": {"type": "str"},
+        "discourse_app_developer_emails": {"type": "list"},
+        "discourse_app_title_unrelated": {"type": "str"},
+    }
+    values = {
+        "discourse_app_site_settings": {"title": "Bob's forum", "site_description": "ok", "welcome": "a\nb"},
+        # Only DISCOURSE_* keys reach discourse.conf; other env keeps its line breaks.
+        "discourse_app_extra_env": {"DISCOURSE_X": "<%= 1 %>", "OTHER": "it's\nfine"},
+        "discourse_app_smtp_password": "pa'ss\r",
+        "discourse_app_developer_emails": ["a@b.test", "o'neil@b.test"],
+        "discourse_app_title_unrelated": "it's not an input that reaches discourse.conf",
+    }
+    assert inputs.input_errors(spec, values) == [
+        "discourse_app_site_settings.title holds a single quote" + CONF_TAIL,
+        "discourse_app_site_settings.welcome holds a line break" + CONF_TAIL,
+        "discourse_app_extra_env.DISCOURSE_X holds <%" + CONF_TAIL,
+        "discourse_app_smtp_password holds a single quote" + CONF_TAIL,
+        "discourse_app_developer_emails[1] holds a single quote" + CONF_TAIL,
+    ]
+
+
+def test_generated_and_plain_values_pass_the_discourse_conf_check():
+    spec = {"discourse_database_password": {"type": "str"}, "discourse_app_site_settings": {"type": "dict"}}
+    values = {
+        "discourse_database_password": "Zx81aBcD0123456789abcdefGHIJklmn",
+        "discourse_app_site_settings": {
+            "title": 'A "quoted" forum',
+            "max_image_size_kb": 4096,
+            "login_required": True,
+        },
+    }
+    assert inputs.input_errors(spec, values) == []
