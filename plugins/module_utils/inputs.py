@@ -149,7 +149,12 @@ DISCOURSE_CONF_INPUTS = frozenset(
         "discourse_storage_secret_access_key",
     }
 )
-DISCOURSE_CONF_UNSAFE = (("'", "a single quote"), ("\n", "a line break"), ("\r", "a line break"), ("<%", "<%"))
+DISCOURSE_CONF_UNSAFE = (
+    ("'", "a single quote"),
+    ("\n", "a line break"),
+    ("\r", "a line break"),
+    ("<%", "<%"),
+)
 
 
 def discourse_conf_errors(name, value):
@@ -161,7 +166,9 @@ def discourse_conf_errors(name, value):
             items = [(key, item) for key, item in items if str(key).startswith("DISCOURSE_")]
         return [e for key, item in items for e in discourse_conf_errors(f"{name}.{key}", item)]
     if isinstance(value, list):
-        return [e for index, item in enumerate(value) for e in discourse_conf_errors(f"{name}[{index}]", item)]
+        return [
+            e for index, item in enumerate(value) for e in discourse_conf_errors(f"{name}[{index}]", item)
+        ]
     text = str(value)
     found = [what for mark, what in DISCOURSE_CONF_UNSAFE if mark in text]
     if not found:

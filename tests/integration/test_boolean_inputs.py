@@ -108,7 +108,8 @@ def test_every_boolean_input_given_as_yaml_is_that_boolean(ansible, tmp_path, va
 @pytest.mark.s3
 def test_uploads_public_read_false_on_the_command_line_keeps_the_bucket_private(ansible, s3_server, tmp_path):
     """Reported: `-e discourse_storage_uploads_public_read=false` made a public GetObject policy."""
-    values = site_vars(s3_server, tmp_path)
+    # A CDN reads the bucket: without one, a private uploads bucket is an input error.
+    values = site_vars(s3_server, tmp_path, discourse_storage_cdn_url="https://cdn.forum.test")
     client = s3_server.client()
 
     private = converge_with(ansible, tmp_path, values, "discourse_storage_uploads_public_read=false")

@@ -291,8 +291,8 @@ def test_no_public_read_and_no_cdn_is_refused_before_any_call(ansible, s3_server
     result = converge(ansible, tmp_path, values)
     assert result.returncode != 0
     assert (
-        "discourse_storage_uploads_public_read is false and discourse_storage_cdn_url is empty: Discourse sends "
-        "no object ACLs (DISCOURSE_S3_USE_ACLS=false), so browsers could fetch no upload."
+        "discourse_storage_uploads_public_read is false and discourse_storage_cdn_url is empty: "
+        "Discourse sends no object ACLs (DISCOURSE_S3_USE_ACLS=false), so browsers could fetch no upload."
     ) in " ".join(result.stdout.split())
 
 
