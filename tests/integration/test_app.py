@@ -93,6 +93,8 @@ def expected_env(namespace, **overrides):
         "DISCOURSE_SMTP_ADDRESS": "smtp.app.test",
         "DISCOURSE_SMTP_PORT": "587",
         "DISCOURSE_SMTP_ENABLE_START_TLS": "true",
+        # TLS ends at the ingress (discourse_app_tls_enabled): Discourse must still write https links.
+        "DISCOURSE_FORCE_HTTPS": "true",
         "DISCOURSE_TITLE": "App Test Forum",
         "DISCOURSE_LOGIN_REQUIRED": "true",
         "DISCOURSE_MAX_IMAGE_SIZE_KB": "4096",
@@ -359,6 +361,7 @@ def test_render_mode_makes_no_api_call_and_kustomize_output_is_accepted(rehearsa
     assert kinds == sorted(
         [
             "ConfigMap/app-forum-env",
+            "ConfigMap/app-forum-nginx",
             "Service/app-forum",
             "Ingress/app-forum",
             "Ingress/app-forum-message-bus",
@@ -447,6 +450,10 @@ BAD_INPUT = {
     "hostname-with-scheme": (
         ["-e", "discourse_hostname=https://forum.app.test"],
         "discourse_app_hostname (default: discourse_hostname) must be a bare DNS host name",
+    ),
+    "trusted-proxy-not-a-network": (
+        ["-e", json.dumps({"discourse_app_trusted_proxy_cidrs": ["10.0.0.0/8", "10.244.0.1/16"]})],
+        "discourse_app_trusted_proxy_cidrs entry '10.244.0.1/16' is not a network address with prefix length",
     ),
     "setting-key-with-spaces": (
         ["-e", json.dumps({"discourse_site_settings": {"max image size": 1}})],

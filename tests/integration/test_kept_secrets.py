@@ -60,8 +60,8 @@ def pod_checksum(namespace):
 
 
 def checksum_from_what_a_reader_without_the_password_sees(namespace):
-    """The annotation recomputed from the env ConfigMap, the Deployment's Secret references and the
-    role's Secrets' resourceVersions: the password is not an input (Ansible's to_json(sort_keys))."""
+    """The annotation recomputed from the env and nginx ConfigMaps, the Deployment's Secret references
+    and the role's Secrets' resourceVersions: the password is not an input (Ansible's to_json(sort_keys))."""
     env = kubectl_json("get", "configmap", "example-forum-env", "-n", namespace)["data"]
     container = kubectl_json("get", "deployment", "example-forum-web", "-n", namespace)["spec"]["template"][
         "spec"
@@ -79,7 +79,8 @@ def checksum_from_what_a_reader_without_the_password_sees(namespace):
         name: kubectl_json("get", "secret", name, "-n", namespace)["metadata"]["resourceVersion"]
         for name in {ref["secret"] for ref in secret_env}
     }
-    data = {"env": env, "secret_env": secret_env, "revision": "1", "secrets": versions}
+    nginx = kubectl_json("get", "configmap", "example-forum-nginx", "-n", namespace)["data"]["real-ip.conf"]
+    data = {"env": env, "secret_env": secret_env, "revision": "1", "secrets": versions, "nginx": nginx}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
