@@ -45,6 +45,16 @@ def converge(namespace, *extra, kubeconfig=KUBECONFIG, verbosity=None):
     return run_tool("ansible-playbook", *args, env=env, timeout=900)
 
 
+def render_app(tmp_path, *extra):
+    """The documents of app.yaml that render mode writes for the test site; no cluster behind it."""
+    bogus = tmp_path / "bogus-kubeconfig"
+    bogus.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    render_dir = tmp_path / "render"
+    result = converge("render", "-e", f"discourse_render_dir={render_dir}", *extra, kubeconfig=bogus)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    return [d for d in yaml.safe_load_all((render_dir / SITE / "app.yaml").read_text()) if d]
+
+
 def recap(result):
     return play_recap(result, host="app_forum")
 
@@ -229,8 +239,12 @@ SIDEKIQ_MODES = {
 # runs the app as `LD_PRELOAD=$RUBY_ALLOCATOR HOME=/home/discourse USER=discourse exec thpoff chpst
 # -u discourse:www-data -U discourse:www-data bundle exec ...` after image/base/sbin/boot's
 # /etc/runit/1. config/unicorn.conf.rb and config/pitchfork.conf.rb refuse UNICORN_WORKERS=0, which
-# is why a Sidekiq pod must not start /sbin/boot.
+# is why a Sidekiq pod must not start /sbin/boot. First the /shared layout web.template.yml's code
+# hook builds in the image, which the pod's emptyDir hides (tests/integration/test_pod_logs.py).
 SIDEKIQ_COMMAND = (
+    "mkdir -p /shared/log/rails /shared/uploads /shared/backups /shared/tmp/backups /shared/tmp/restores && "
+    "touch -a /shared/log/rails/{production,production_errors,unicorn.stdout,unicorn.stderr,sidekiq}.log && "
+    "chown -R discourse:www-data /shared/log/rails /shared/uploads /shared/backups /shared/tmp && "
     "/etc/runit/1 && cd /var/www/discourse && "
     "LD_PRELOAD=$RUBY_ALLOCATOR HOME=/home/discourse USER=discourse "
     "exec thpoff chpst -u discourse:www-data -U discourse:www-data "
@@ -422,10 +436,11 @@ def test_secret_values_never_appear_in_output_or_rendered_files(rehearsal_namesp
         for variant in (value, base64.b64encode(value.encode()).decode()):
             hits = [where for where, text in haystacks.items() if variant in text]
             assert hits == [], f"a secret value appears in {hits}"
-    # Annotations hold a checksum only.
+    # Annotations hold a checksum and the default container for `kubectl logs` only.
     annotations = kubectl_json("get", "deployment", f"{NAME}-web", "-n", ns)["spec"]["template"]["metadata"][
         "annotations"
     ]
+    assert annotations.pop("kubectl.kubernetes.io/default-container") == "logs"
     assert list(annotations) == ["forumops.io/config-checksum"]
     assert re.fullmatch(r"[0-9a-f]{64}", annotations["forumops.io/config-checksum"])
 

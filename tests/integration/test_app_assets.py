@@ -15,11 +15,10 @@ from __future__ import annotations
 import json
 
 import pytest
-import yaml
 
 from tests.fixtures.ansible import play_recap
 from tests.fixtures.rehearsal import kubectl_json
-from tests.integration.test_app import HOST_VARS, NAME, SITE, converge, create_other_roles_secrets
+from tests.integration.test_app import HOST_VARS, NAME, SITE, converge, create_other_roles_secrets, render_app
 
 STORAGE = HOST_VARS["discourse_storage_connection"]
 S3_CDN = {
@@ -37,12 +36,7 @@ def bogus_kubeconfig(tmp_path):
 
 
 def rendered_jobs(tmp_path, *extra):
-    render_dir = tmp_path / "render"
-    result = converge(
-        "assets", "-e", f"discourse_render_dir={render_dir}", *extra, kubeconfig=bogus_kubeconfig(tmp_path)
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
-    documents = [d for d in yaml.safe_load_all((render_dir / SITE / "app.yaml").read_text()) if d]
+    documents = render_app(tmp_path, *extra)
     order = [f"{d['kind']}/{d['metadata']['name']}" for d in documents]
     jobs = {
         d["metadata"]["labels"]["app.kubernetes.io/component"]: d["spec"]["template"]["spec"]["containers"][
@@ -61,9 +55,8 @@ def test_an_origin_pull_cdn_runs_no_asset_job(tmp_path):
 
 def test_an_s3_cdn_uploads_before_the_rollout_and_prunes_after_it(tmp_path):
     jobs, order = rendered_jobs(tmp_path, "-e", json.dumps({"discourse_storage_connection": S3_CDN}))
-    assert (
-        jobs["assets-upload"]
-        == "cd /var/www/discourse && su discourse -c 'bundle exec rake s3:upload_assets'"
+    assert jobs["assets-upload"] == (
+        "cd /var/www/discourse && su discourse -c 'bundle exec rake s3:upload_assets'"
     )
     assert jobs["assets-prune"] == (
         "cd /var/www/discourse && su discourse -c 'bundle exec rake s3:expire_missing_assets'"

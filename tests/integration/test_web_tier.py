@@ -34,7 +34,8 @@ import pytest
 import yaml
 
 from ansible_collections.forumops.discourse.plugins.module_utils import image, pups
-from tests.fixtures.ansible import REPO_ROOT, ansible_env, run_tool
+from tests.fixtures.ansible import REPO_ROOT
+from tests.integration.test_app import render_app
 
 UPSTREAM = REPO_ROOT / "tests/fixtures/upstream"
 LOCK = yaml.safe_load((REPO_ROOT / "images/default.yml").read_text())
@@ -97,26 +98,8 @@ def image_nginx_tree(root):
 
 
 def role_real_ip(tmp_path, cidrs):
-    """The realip snippet and its mount path, as the discourse_app role renders the example site."""
-    bogus = tmp_path / "kubeconfig"
-    bogus.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
-    render_dir = tmp_path / "render"
-    result = run_tool(
-        "ansible-playbook",
-        "-i",
-        REPO_ROOT / "tests/integration/inventories/app",
-        REPO_ROOT / "tests/integration/playbooks/app_converge.yml",
-        "-e",
-        "discourse_namespace=web-tier",
-        "-e",
-        f"discourse_render_dir={render_dir}",
-        "-e",
-        json.dumps({"discourse_app_trusted_proxy_cidrs": cidrs}),
-        env=ansible_env(K8S_AUTH_KUBECONFIG=str(bogus), KUBECONFIG=str(bogus)),
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
-    documents = [d for d in yaml.safe_load_all((render_dir / "app_forum/app.yaml").read_text()) if d]
+    """The realip snippet and its mount path, as the discourse_app role renders the test site."""
+    documents = render_app(tmp_path, "-e", json.dumps({"discourse_app_trusted_proxy_cidrs": cidrs}))
     config_map = next(
         d for d in documents if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-nginx")
     )
