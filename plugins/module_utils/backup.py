@@ -333,21 +333,49 @@ class GzipHashingReader:
         return self.sha256.hexdigest()
 
 
+# Discourse keeps the trigger functions of read-only tables and columns in schema
+# discourse_functions (lib/migration/base_dropper.rb); a dump of schema public has the triggers but
+# not the functions, so the restore creates each one the dump names, as upstream's
+# DatabaseRestorer#create_missing_discourse_functions does before loading.
+FUNCTION_SCHEMA = b"discourse_functions."
+READONLY_TRIGGER_RE = re.compile(
+    rb"^CREATE TRIGGER \S+ BEFORE (?P<events>.+?) ON (?:public\.)?(?P<table>\w+) "
+    rb".*EXECUTE (?:FUNCTION|PROCEDURE) discourse_functions\.(?P<function>raise_\w+_readonly)\(\);"
+)
+
+
+def readonly_function_sql(function, table, column=None):
+    """Upstream's Migration::BaseDropper.create_readonly_function, as SQL for psql."""
+    message = f"Discourse: {column} in {table} is readonly" if column else f"Discourse: {table} is read only"
+    return (
+        "CREATE SCHEMA IF NOT EXISTS discourse_functions;\n"
+        f"CREATE OR REPLACE FUNCTION discourse_functions.{function}() RETURNS trigger AS $rcr$\n"
+        "  BEGIN\n"
+        f"    RAISE EXCEPTION '{message}';\n"
+        "  END\n"
+        "$rcr$ LANGUAGE plpgsql;\n"
+    ).encode()
+
+
 class SqlHeaderFilter:
     """Discourse's restore sed filter, applied where it can match: the schema part of the dump.
 
     pg_dump writes schema statements (CREATE SCHEMA public, COMMENT ON SCHEMA, SET
-    default_table_access_method) before the first ``COPY``; after it come table data and indexes,
-    which are passed through untouched (and fast). ``feed`` takes decompressed bytes and returns
-    the bytes to give psql; ``flush`` returns the rest at the end.
+    default_table_access_method) before the first ``COPY``; after it come table data, indexes and
+    triggers. Chunks there without a discourse_functions trigger pass through without a line split;
+    before such a trigger the filter puts the function it calls (``created``). ``feed`` takes
+    decompressed bytes and returns the bytes to give psql; ``flush`` returns the rest at the end.
     """
 
     def __init__(self):
         self._pending = b""
         self._in_header = True
         self.dropped = []
+        self.created = []
 
     def _filter_lines(self, data):
+        if not self._in_header and FUNCTION_SCHEMA not in data:
+            return data
         out = []
         for line in data.splitlines(keepends=True):
             if line.startswith(b"COPY "):
@@ -355,25 +383,24 @@ class SqlHeaderFilter:
             if self._in_header and UNWANTED_SQL_RE.match(line):
                 self.dropped.append(line.rstrip(b"\n").decode("utf-8", "replace"))
                 continue
+            trigger = READONLY_TRIGGER_RE.match(line)
+            if trigger:
+                function, table = trigger["function"].decode(), trigger["table"].decode()
+                column = re.search(rb"\bUPDATE OF (\w+)", trigger["events"])
+                out.append(readonly_function_sql(function, table, column[1].decode() if column else None))
+                self.created.append(f"discourse_functions.{function}()")
             out.append(line)
         return b"".join(out)
 
     def feed(self, data):
-        if not self._in_header:
-            return data
         data = self._pending + data
         cut = data.rfind(b"\n") + 1
         self._pending = data[cut:]
-        head = self._filter_lines(data[:cut])
-        if not self._in_header:
-            # The rest of this chunk follows the first COPY line: pass it through.
-            rest, self._pending = self._pending, b""
-            return head + rest
-        return head
+        return self._filter_lines(data[:cut])
 
     def flush(self):
         rest, self._pending = self._pending, b""
-        return self._filter_lines(rest) if self._in_header else rest
+        return self._filter_lines(rest)
 
 
 # ---- Connections (third-party libraries imported by the modules that use them) ------------------------

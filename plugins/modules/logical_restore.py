@@ -147,6 +147,14 @@ dropped_statements:
   returned: when restored
   type: list
   elements: str
+created_functions:
+  description:
+    - The read-only trigger functions of schema C(discourse_functions) the restore created before the
+      triggers that call them (the dump of schema public has the triggers, not the functions), as
+      Discourse's restorer does.
+  returned: when restored
+  type: list
+  elements: str
 """
 
 import contextlib  # noqa: E402
@@ -185,7 +193,7 @@ def stream_restore(client, bucket, key, command, env, expected_sha256=None):
 
     When expected_sha256 is given, the bytes are hashed while streaming and psql is killed before it
     reaches the end of its input (so its single transaction never commits) on a mismatch or a
-    truncated gzip stream. Returns the filter's dropped statements.
+    truncated gzip stream. Returns the filter (its dropped statements and created functions).
     """
     process = backup.start_stream(command, env, reading=False)
     drainer, stderr_lines = backup_io.drain_stderr(process)
@@ -228,7 +236,7 @@ def stream_restore(client, bucket, key, command, env, expected_sha256=None):
             f"psql exited with status {process.returncode}; the transaction was rolled back: "
             + " | ".join(stderr_lines[-5:])
         )
-    return sql_filter.dropped
+    return sql_filter
 
 
 def target_version(params):
@@ -314,7 +322,9 @@ def main():
         command, env = backup_io.pg_client_command(
             backup.psql_restore_command, "psql", db, params["pg_bin_dir"]
         )
-        result["dropped_statements"] = stream_restore(client, s3["bucket"], key, command, env, recorded)
+        sql_filter = stream_restore(client, s3["bucket"], key, command, env, recorded)
+        result["dropped_statements"] = sql_filter.dropped
+        result["created_functions"] = sql_filter.created
         result["restored"] = True
         result["restored_version"] = backup_io.query_one(db, backup.SCHEMA_VERSION_SQL)
         result["tables"] = backup_io.query_one(db, backup.PUBLIC_TABLES_SQL)

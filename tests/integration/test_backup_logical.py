@@ -351,3 +351,61 @@ def test_failed_pg_dump_leaves_no_object(ansible, tmp_path, postgres_server, buc
     finally:
         postgres_server.query(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}", source_db)
         postgres_server.query(f"DROP ROLE IF EXISTS {role}")
+
+
+# Migration::BaseDropper.create_readonly_function and ColumnDropper.mark_readonly as upstream runs
+# them (discourse/discourse lib/migration/base_dropper.rb 02b45d2056886808d520bdb11f6a1d2cdc40d2fd,
+# lib/migration/column_dropper.rb 07189971705e53768525871c3fc838cb2330d027).
+READONLY_COLUMN = """
+ALTER TABLE topics ADD COLUMN legacy_views integer;
+CREATE SCHEMA IF NOT EXISTS discourse_functions;
+CREATE OR REPLACE FUNCTION discourse_functions.raise_topics_legacy_views_readonly() RETURNS trigger AS $rcr$
+  BEGIN
+    RAISE EXCEPTION 'Discourse: legacy_views in topics is readonly';
+  END
+$rcr$ LANGUAGE plpgsql;
+CREATE TRIGGER topics_legacy_views_readonly
+BEFORE INSERT OR UPDATE OF legacy_views
+ON topics
+FOR EACH ROW
+WHEN (NEW.legacy_views IS NOT NULL)
+EXECUTE PROCEDURE discourse_functions.raise_topics_legacy_views_readonly();
+"""
+TRIGGERS_SQL = (
+    "SELECT tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = 'public' AND NOT t.tgisinternal ORDER BY 1"
+)
+
+
+def test_a_read_only_column_trigger_and_its_discourse_function_survive_the_restore(
+    ansible, tmp_path, postgres_server, bucket, source_db, target_db
+):
+    """Upstream's DatabaseRestorer#create_missing_discourse_functions (lib/backup_restore/
+    database_restorer.rb 294ca33bde83e4a1dd28cc2cf6566a9ee890386e) creates the functions before
+    loading; the dump of schema public references them from its triggers."""
+    postgres_server.query(READONLY_COLUMN, source_db)
+    made = backup(ansible, tmp_path, postgres_server, bucket, source_db)
+    sql = gzip.decompress(bucket.client().get_object(Bucket=BUCKET, Key=made["key"])["Body"].read()).decode()
+    assert "EXECUTE FUNCTION discourse_functions.raise_topics_legacy_views_readonly()" in sql
+    assert "CREATE FUNCTION" not in sql  # the dump has the trigger, not the function
+
+    restored, proc = run(
+        ansible,
+        tmp_path,
+        "logical_restore",
+        key=made["key"],
+        db=db_args(postgres_server, target_db),
+        s3=s3_args(bucket),
+        target_version=NEWEST,
+        pg_bin_dir=str(postgres_server.bin_dir),
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert restored["created_functions"] == ["discourse_functions.raise_topics_legacy_views_readonly()"]
+    assert fingerprint(postgres_server, target_db) == fingerprint(postgres_server, source_db)
+    triggers = postgres_server.query(TRIGGERS_SQL, target_db)
+    assert triggers == postgres_server.query(TRIGGERS_SQL, source_db)
+    assert [name for name, _definition in triggers] == ["topics_legacy_views_readonly"]
+    # and the column is read-only again
+    with pytest.raises(Exception, match="Discourse: legacy_views in topics is readonly"):
+        postgres_server.query("UPDATE topics SET legacy_views = 1 WHERE id = 1", target_db)

@@ -204,3 +204,46 @@ def test_sql_header_filter_drops_schema_statements_only_before_the_first_copy():
             "COMMENT ON SCHEMA public IS 'standard public schema';",
             "SET default_table_access_method = heap;",
         ]
+
+
+def test_sql_header_filter_creates_each_discourse_function_before_the_trigger_that_calls_it():
+    """discourse/discourse lib/migration/base_dropper.rb (02b45d20) create_readonly_function and
+    column_dropper.rb (07189971) mark_readonly; lib/backup_restore/database_restorer.rb (294ca33b)
+    create_missing_discourse_functions runs before the dump is loaded. The trigger lines are
+    pg_dump's (one line, schema-qualified)."""
+    column_trigger = (
+        b"CREATE TRIGGER topics_legacy_readonly BEFORE INSERT OR UPDATE OF legacy ON public.topics"
+        b" FOR EACH ROW WHEN ((new.legacy IS NOT NULL))"
+        b" EXECUTE FUNCTION discourse_functions.raise_topics_legacy_readonly();\n"
+    )
+    table_trigger = (
+        b"CREATE TRIGGER old_things_readonly BEFORE INSERT OR DELETE OR UPDATE ON public.old_things FOR EACH"
+        b" STATEMENT EXECUTE FUNCTION discourse_functions.raise_old_things_readonly();\n"
+    )
+    dump = b"COPY public.topics (id) FROM stdin;\n1\n\\.\n" + column_trigger + table_trigger
+    for size in (5, 64, len(dump)):
+        sql_filter = backup.SqlHeaderFilter()
+        out = b"".join(sql_filter.feed(dump[i : i + size]) for i in range(0, len(dump), size))
+        out += sql_filter.flush()
+        assert out == (
+            b"COPY public.topics (id) FROM stdin;\n1\n\\.\n"
+            b"CREATE SCHEMA IF NOT EXISTS discourse_functions;\n"
+            b"CREATE OR REPLACE FUNCTION discourse_functions.raise_topics_legacy_readonly()"
+            b" RETURNS trigger AS $rcr$\n"
+            b"  BEGIN\n"
+            b"    RAISE EXCEPTION 'Discourse: legacy in topics is readonly';\n"
+            b"  END\n"
+            b"$rcr$ LANGUAGE plpgsql;\n"
+            + column_trigger
+            + b"CREATE SCHEMA IF NOT EXISTS discourse_functions;\n"
+            b"CREATE OR REPLACE FUNCTION discourse_functions.raise_old_things_readonly()"
+            b" RETURNS trigger AS $rcr$\n"
+            b"  BEGIN\n"
+            b"    RAISE EXCEPTION 'Discourse: old_things is read only';\n"
+            b"  END\n"
+            b"$rcr$ LANGUAGE plpgsql;\n" + table_trigger
+        ), size
+        assert sql_filter.created == [
+            "discourse_functions.raise_topics_legacy_readonly()",
+            "discourse_functions.raise_old_things_readonly()",
+        ]
