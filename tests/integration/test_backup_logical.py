@@ -171,6 +171,19 @@ def backup(ansible, tmp_path, server, s3, dbname):
     return result
 
 
+def restore(ansible, tmp_path, server, s3, key, dbname):
+    return run(
+        ansible,
+        tmp_path,
+        "logical_restore",
+        key=key,
+        db=db_args(server, dbname),
+        s3=s3_args(s3),
+        target_version=NEWEST,
+        pg_bin_dir=str(server.bin_dir),
+    )
+
+
 def test_backup_restores_into_a_fresh_database_with_identical_content(
     ansible, tmp_path, postgres_server, bucket, source_db, target_db
 ):
@@ -200,16 +213,7 @@ def test_backup_restores_into_a_fresh_database_with_identical_content(
     assert "CREATE EXTENSION" not in sql  # extensions belong to the server set-up, as in Discourse
     assert sql.count("\nCOPY public.") == len(TABLES)
 
-    restored, proc = run(
-        ansible,
-        tmp_path,
-        "logical_restore",
-        key=made["key"],
-        db=db_args(postgres_server, target_db),
-        s3=s3_args(bucket),
-        target_version=NEWEST,
-        pg_bin_dir=str(postgres_server.bin_dir),
-    )
+    restored, proc = restore(ansible, tmp_path, postgres_server, bucket, made["key"], target_db)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert restored["changed"] is True
     assert restored["verified"] is True
@@ -390,16 +394,7 @@ def test_a_read_only_column_trigger_and_its_discourse_function_survive_the_resto
     assert "EXECUTE FUNCTION discourse_functions.raise_topics_legacy_views_readonly()" in sql
     assert "CREATE FUNCTION" not in sql  # the dump has the trigger, not the function
 
-    restored, proc = run(
-        ansible,
-        tmp_path,
-        "logical_restore",
-        key=made["key"],
-        db=db_args(postgres_server, target_db),
-        s3=s3_args(bucket),
-        target_version=NEWEST,
-        pg_bin_dir=str(postgres_server.bin_dir),
-    )
+    restored, proc = restore(ansible, tmp_path, postgres_server, bucket, made["key"], target_db)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert restored["created_functions"] == ["discourse_functions.raise_topics_legacy_views_readonly()"]
     assert fingerprint(postgres_server, target_db) == fingerprint(postgres_server, source_db)

@@ -177,6 +177,13 @@ def test_gzip_hashing_reader_propagates_a_failure_at_the_end_of_the_stream():
         reader.read(1 << 20)
 
 
+def filtered(dump, size):
+    """The filter's output for the dump fed in chunks of ``size`` bytes, and the filter."""
+    sql_filter = backup.SqlHeaderFilter()
+    out = b"".join(sql_filter.feed(dump[i : i + size]) for i in range(0, len(dump), size))
+    return out + sql_filter.flush(), sql_filter
+
+
 def test_sql_header_filter_drops_schema_statements_only_before_the_first_copy():
     dump = (
         b"SET client_encoding = 'UTF8';\n"
@@ -189,9 +196,7 @@ def test_sql_header_filter_drops_schema_statements_only_before_the_first_copy():
         b"\\.\n"
     )
     for size in (1, 7, 64, len(dump)):
-        sql_filter = backup.SqlHeaderFilter()
-        out = b"".join(sql_filter.feed(dump[i : i + size]) for i in range(0, len(dump), size))
-        out += sql_filter.flush()
+        out, sql_filter = filtered(dump, size)
         assert out == (
             b"SET client_encoding = 'UTF8';\n"
             b"CREATE TABLE public.t (x text);\n"
@@ -222,9 +227,7 @@ def test_sql_header_filter_creates_each_discourse_function_before_the_trigger_th
     )
     dump = b"COPY public.topics (id) FROM stdin;\n1\n\\.\n" + column_trigger + table_trigger
     for size in (5, 64, len(dump)):
-        sql_filter = backup.SqlHeaderFilter()
-        out = b"".join(sql_filter.feed(dump[i : i + size]) for i in range(0, len(dump), size))
-        out += sql_filter.flush()
+        out, sql_filter = filtered(dump, size)
         assert out == (
             b"COPY public.topics (id) FROM stdin;\n1\n\\.\n"
             b"CREATE SCHEMA IF NOT EXISTS discourse_functions;\n"
