@@ -45,12 +45,19 @@ def converge(namespace, *extra, kubeconfig=KUBECONFIG, verbosity=None):
     return run_tool("ansible-playbook", *args, env=env, timeout=900)
 
 
+def empty_kubeconfig(tmp_path):
+    """A kubeconfig with no cluster: any API call through it fails."""
+    path = tmp_path / "empty-kubeconfig"
+    path.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    return path
+
+
 def render_app(tmp_path, *extra):
     """The documents of app.yaml that render mode writes for the test site; no cluster behind it."""
-    bogus = tmp_path / "bogus-kubeconfig"
-    bogus.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
     render_dir = tmp_path / "render"
-    result = converge("render", "-e", f"discourse_render_dir={render_dir}", *extra, kubeconfig=bogus)
+    result = converge(
+        "render", "-e", f"discourse_render_dir={render_dir}", *extra, kubeconfig=empty_kubeconfig(tmp_path)
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     return [d for d in yaml.safe_load_all((render_dir / SITE / "app.yaml").read_text()) if d]
 
@@ -481,8 +488,7 @@ BAD_INPUT = {
 def test_bad_input_fails_before_any_api_call_naming_the_variable(case, tmp_path):
     extra, message = BAD_INPUT[case]
     # No cluster behind this kubeconfig: any API call would fail with a connection error instead.
-    bogus = tmp_path / "kubeconfig"
-    bogus.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    bogus = empty_kubeconfig(tmp_path)
 
     result = converge("bad-input", *extra, kubeconfig=bogus)
 
@@ -495,8 +501,7 @@ def test_bad_input_fails_before_any_api_call_naming_the_variable(case, tmp_path)
 
 
 def test_every_failed_check_is_reported_in_one_run(tmp_path):
-    bogus = tmp_path / "kubeconfig"
-    bogus.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    bogus = empty_kubeconfig(tmp_path)
     extra = {
         "discourse_hostname": "https://forum.app.test",
         "discourse_app_hpa_enabled": True,

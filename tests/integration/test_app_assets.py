@@ -18,7 +18,15 @@ import pytest
 
 from tests.fixtures.ansible import play_recap
 from tests.fixtures.rehearsal import kubectl_json
-from tests.integration.test_app import HOST_VARS, NAME, SITE, converge, create_other_roles_secrets, render_app
+from tests.integration.test_app import (
+    HOST_VARS,
+    NAME,
+    SITE,
+    converge,
+    create_other_roles_secrets,
+    empty_kubeconfig,
+    render_app,
+)
 
 STORAGE = HOST_VARS["discourse_storage_connection"]
 S3_CDN = {
@@ -27,12 +35,6 @@ S3_CDN = {
     "env": {**STORAGE["env"], "DISCOURSE_S3_CDN_URL": "https://assets.app.test"},
 }
 NO_S3 = {**STORAGE, "env": {"DISCOURSE_USE_S3": "false"}}
-
-
-def bogus_kubeconfig(tmp_path):
-    path = tmp_path / "kubeconfig"
-    path.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
-    return path
 
 
 def rendered_jobs(tmp_path, *extra):
@@ -76,7 +78,7 @@ def test_asset_jobs_without_s3_are_refused_naming_the_variable(tmp_path):
         json.dumps({"discourse_storage_connection": NO_S3, "discourse_app_assets_upload": True}),
         "-e",
         "discourse_app_web_replicas=1",
-        kubeconfig=bogus_kubeconfig(tmp_path),
+        kubeconfig=empty_kubeconfig(tmp_path),
     )
     output = " ".join((result.stdout + result.stderr).split())
     assert result.returncode == 2, output
