@@ -4,9 +4,13 @@
 
 from __future__ import annotations
 
+import glob
+import os
+
+import yaml
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.forumops.discourse.plugins.module_utils import image, pups
+from ansible_collections.forumops.discourse.plugins.module_utils import image, pups, site_settings
 
 
 def _secret_test(extra_secrets):
@@ -104,6 +108,30 @@ def image_migrations(files, core_root, plugin_roots=None):
     return image.classify_migrations(paths, core_root, list(plugin_roots or []))
 
 
+def image_site_settings(core_root, plugin_roots=None):
+    """The site settings catalog of a Discourse checkout and plugin checkouts: config/site_settings.yml,
+    then each bundled plugin's plugins/*/config/settings.yml, then each checkout's config/settings.yml."""
+    paths = [os.path.join(core_root, "config", "site_settings.yml")]
+    paths += sorted(glob.glob(os.path.join(core_root, "plugins", "*", "config", "settings.yml")))
+    paths += [os.path.join(root, "config", "settings.yml") for root in plugin_roots or []]
+    sources = []
+    for path in paths:
+        if path != paths[0] and not os.path.exists(path):
+            continue
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = yaml.safe_load(handle)
+        except (OSError, yaml.YAMLError) as exc:
+            raise AnsibleFilterError(f"image_site_settings: cannot read {path}: {exc}") from None
+        sources.append((site_settings.settings_file_plugin(path, core_root), data))
+    try:
+        return site_settings.site_settings_catalog(sources)
+    except (AttributeError, TypeError) as exc:
+        raise AnsibleFilterError(
+            f"image_site_settings: a settings file is not shaped like Discourse's: {exc}"
+        ) from None
+
+
 def image_manifest(data):
     return _guard(
         image.build_manifest,
@@ -120,6 +148,7 @@ def image_manifest(data):
         data["migrations"],
         data.get("runtime_env", {}),
         data.get("plugin_commits", []),
+        data.get("site_settings", {}),
     )
 
 
@@ -141,6 +170,7 @@ class FilterModule:
             "image_runtime_env": image_runtime_env,
             "image_migrations": image_migrations,
             "image_manifest": image_manifest,
+            "image_site_settings": image_site_settings,
             "image_labels": image_labels,
             "image_plugins": image_plugins,
         }

@@ -506,10 +506,13 @@ def build_manifest(
     migrations,
     runtime_env_=None,
     plugin_commits=None,
+    site_settings=None,
 ):
     """The build manifest (JSON keys as issue 4 names them, plus the runtime env).
 
-    ``plugin_commits`` lists the checked-out commit of each plugin, in the order of ``plugins``.
+    ``plugin_commits`` lists the checked-out commit of each plugin, in the order of ``plugins``;
+    ``site_settings`` is the catalog of every site setting the image's Discourse and plugins define
+    (module_utils/site_settings.py), which the app role validates the inventory against.
     """
     plugins = normalize_plugins(plugins)
     commits = list(plugin_commits or [])
@@ -530,13 +533,15 @@ def build_manifest(
         "image": {"reference": str(reference), "digest": str(digest or "")},
         "migrations": {"pre": list(migrations.get("pre", [])), "post": list(migrations.get("post", []))},
         "runtime_env": dict(runtime_env_ or {}),
+        "site_settings": dict(site_settings or {}),
     }
 
 
 def manifest_labels(manifest):
     """Image labels: the manifest without its image section (the digest is not known before the build)
-    and the OCI annotations that tools read."""
-    body = {k: v for k, v in manifest.items() if k != "image"}
+    and without the site settings catalog (a thousand entries: too big for a label; the manifest file
+    carries it), and the OCI annotations that tools read."""
+    body = {k: v for k, v in manifest.items() if k not in ("image", "site_settings")}
     return {
         MANIFEST_LABEL: json.dumps(body, sort_keys=True, separators=(",", ":")),
         "org.opencontainers.image.version": manifest["discourse"]["version"],

@@ -129,10 +129,10 @@ def cron_errors(name, value, allow_empty=False, fields=CRON_FIELDS):
 # (templates/web.template.yml) writes each as `key = '<value>'` into config/discourse.conf, and
 # GlobalSetting's FileProvider reads the file line by line after ERB, taking '([^']*)': a quote cuts
 # the value, a line break ends it, `<%` is evaluated. Jobs read the environment and see it whole,
-# so web pods and Jobs would disagree. discourse_app_extra_env counts for its DISCOURSE_* keys.
+# so web pods and Jobs would disagree. discourse_app_extra_env counts for its DISCOURSE_* keys; site
+# settings are checked by module_utils/site_settings.py, which sets such values in the database.
 DISCOURSE_CONF_INPUTS = frozenset(
     {
-        "discourse_app_site_settings",
         "discourse_app_extra_env",
         "discourse_app_hostname",
         "discourse_app_cdn_url",

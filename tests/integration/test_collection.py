@@ -7,7 +7,11 @@ import pytest
     ("kind", "name", "expected"),
     [
         ("module", "forumops.discourse.pups_render", "> MODULE forumops.discourse.pups_render ("),
-        ("filter", "forumops.discourse.site_settings_env", "> FILTER forumops.discourse.site_settings_env ("),
+        (
+            "filter",
+            "forumops.discourse.site_settings_plan",
+            "> FILTER forumops.discourse.site_settings_plan (",
+        ),
         ("role", "forumops.discourse.discourse_app", "> ROLE: *forumops.discourse.discourse_app* ("),
     ],
 )

@@ -124,6 +124,25 @@ CORE_MIGRATIONS = {
     "db/migrate/README.rb": None,
     "spec/db/migrate/20240109000000_not_a_migration.rb": None,
 }
+# Settings files shaped like upstream's: core config/site_settings.yml (categories → settings, a
+# mapping with default or a bare default; tests/fixtures/upstream/discourse/config/site_settings.yml),
+# a bundled plugin's and a plugin checkout's config/settings.yml (the plugins: category).
+CORE_SETTINGS = textwrap.dedent(
+    """\
+    required:
+      title:
+        client: true
+        default: "Discourse"
+      top_menu:
+        type: list
+        list_type: compact
+        default: "latest|new"
+    basic:
+      max_image_size_kb: 4096
+    """
+)
+CHAT_SETTINGS = "chat:\n  chat_enabled:\n    default: true\n    client: true\n"
+SOLVED_SETTINGS = "plugins:\n  solved_enabled:\n    default: true\n  accept_all_solutions_trust_level: 4\n"
 PLUGIN_MIGRATIONS = {
     "db/migrate/20240107000000_create_solved.rb": "pre",
     "db/post_migrate/20240108000000_drop_solved_col.rb": "post",
@@ -172,10 +191,16 @@ def sources(tmp_path_factory):
     )
     core_files = {name: "# migration\n" for name in CORE_MIGRATIONS}
     core_files["lib/version.rb"] = "# 3.5.0\n"
+    core_files["config/site_settings.yml"] = CORE_SETTINGS
+    core_files["plugins/chat/config/settings.yml"] = CHAT_SETTINGS
     discourse_commit = make_repo(root / "discourse", core_files, tag="v3.5.0")
     plugin_commit = make_repo(
         root / "discourse-solved",
-        {**{n: "# m\n" for n in PLUGIN_MIGRATIONS}, "plugin.rb": "# name: solved\n"},
+        {
+            **{n: "# m\n" for n in PLUGIN_MIGRATIONS},
+            "plugin.rb": "# name: solved\n",
+            "config/settings.yml": SOLVED_SETTINGS,
+        },
     )
     return {
         "root": root,
@@ -439,6 +464,21 @@ def test_manifest_records_pins_commits_migrations_and_runtime_env(rendered, sour
         "image": {"reference": f"registry.example.test/forum/discourse:v3.5.0-{digest}", "digest": ""},
         "migrations": {"pre": pre, "post": post},
         "runtime_env": dict(sorted(SECRET_FREE_ENV.items())),
+        # TypeSupervisor#get_data_type: a static type: wins, else the default's Ruby type; each
+        # plugin's settings are tagged with the directory its settings.yml is in.
+        "site_settings": {
+            "accept_all_solutions_trust_level": {
+                "type": "integer",
+                "default": 4,
+                "plugin": "discourse-solved",
+            },
+            "chat_enabled": {"type": "bool", "default": True, "plugin": "chat"},
+            "default_locale": {"type": "enum", "default": "en"},
+            "max_image_size_kb": {"type": "integer", "default": 4096},
+            "solved_enabled": {"type": "bool", "default": True, "plugin": "discourse-solved"},
+            "title": {"type": "string", "default": "Discourse"},
+            "top_menu": {"type": "list", "default": "latest|new"},
+        },
     }
     assert pre == ["20240101000000", "20240102000000", "20240105000000", "20240107000000"]
     assert post == ["20240103000000", "20240104000000", "20240106000000", "20240108000000"]

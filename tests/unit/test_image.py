@@ -235,7 +235,7 @@ def test_migrations_are_classified_by_folder():
     ]
 
 
-def test_labels_carry_the_manifest_without_the_image_section():
+def test_labels_carry_the_manifest_without_the_image_section_or_the_settings_catalog():
     manifest = image.build_manifest(
         "v3.5.0",
         SHA,
@@ -248,9 +248,11 @@ def test_labels_carry_the_manifest_without_the_image_section():
         "r:t",
         "",
         {"pre": ["1"], "post": []},
+        site_settings={"title": {"type": "string", "default": "Discourse"}},
     )
+    assert manifest["site_settings"] == {"title": {"type": "string", "default": "Discourse"}}
     labels = image.manifest_labels(manifest)
     assert json.loads(labels["org.forumops.discourse.build-manifest"]) == {
-        k: v for k, v in manifest.items() if k != "image"
+        k: v for k, v in manifest.items() if k not in ("image", "site_settings")
     }
     assert labels["org.opencontainers.image.revision"] == SHA
