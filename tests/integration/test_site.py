@@ -13,6 +13,7 @@ import yaml
 
 from tests.fixtures.ansible import play_recap, run_example
 from tests.fixtures.rehearsal import STATE_DIR, kubectl, kubectl_json, wait_for
+from tests.integration.test_app import SIDEKIQ_COMMAND
 
 pytestmark = pytest.mark.rehearsal
 
@@ -107,6 +108,40 @@ def test_the_example_site_converges_summarises_and_then_changes_nothing(ansible,
     assert f"database: discourse-pg-rw.{ns}.svc:5432/discourse (cnpg)" in summary(app_only.stdout)
     deployment = kubectl_json("get", "deployment", "example-forum-web", "-n", ns)
     assert deployment["spec"]["replicas"] == 3
+
+
+def test_the_example_with_separated_sidekiq_runs_the_way_discourse_does(ansible, rehearsal_namespace):
+    """The example (TLS at the ingress, S3 as the storage role leaves it) with Sidekiq separated: the
+    checks of issue 15 on a real converge. Upstream: lib/demon/sidekiq.rb and config/unicorn.conf.rb
+    (see SIDEKIQ_COMMAND in test_app.py), lib/file_store/s3_store.rb with s3_use_acls false (see
+    test_storage_s3.py), nginx realip from the before-server outlet (test_web_tier.py)."""
+    ns = rehearsal_namespace
+    variant = ("-e", "discourse_app_sidekiq_mode=separated")
+
+    first = converge(ansible, ns, *variant)
+
+    assert first.returncode == 0, first.stdout[-5000:]
+    sidekiq = kubectl_json("get", "deployment", "example-forum-sidekiq", "-n", ns)
+    assert sidekiq["spec"]["template"]["spec"]["containers"][0]["command"] == [
+        "/bin/bash",
+        "-c",
+        SIDEKIQ_COMMAND,
+    ]
+    web = kubectl_json("get", "deployment", "example-forum-web", "-n", ns)["spec"]["template"]["spec"]
+    web_env = {e["name"]: e.get("value") for e in web["containers"][0]["env"]}
+    assert web_env["UNICORN_SIDEKIQS"] == "0"
+    assert int(web_env["UNICORN_WORKERS"]) >= 1
+    assert "/etc/nginx/conf.d/outlets/before-server/10-real-ip.conf" in [
+        m["mountPath"] for m in web["containers"][0]["volumeMounts"]
+    ]
+    env = kubectl_json("get", "configmap", "example-forum-env", "-n", ns)["data"]
+    assert (env["DISCOURSE_FORCE_HTTPS"], env["DISCOURSE_S3_USE_ACLS"]) == ("true", "false")
+    nginx = kubectl_json("get", "configmap", "example-forum-nginx", "-n", ns)["data"]["real-ip.conf"]
+    assert "real_ip_header X-Forwarded-For;" in nginx
+
+    second = converge(ansible, ns, *variant)
+
+    assert play_recap(second, SITE)["changed"] == 0, second.stdout[-4000:]
 
 
 def test_a_cluster_without_what_the_site_needs_fails_listing_it_before_any_change(
