@@ -232,12 +232,16 @@ def libpq_env(password=None, sslmode=None, base=None):
     return env
 
 
-def discourse_commands(filename=None, sql_only=True, s3_uploads=False, backup_name=None):
+def discourse_commands(
+    filename=None, sql_only=True, s3_uploads=False, backup_name=None, disable_emails=False
+):
     """The command lines the ``discourse`` method runs in a web pod (kubernetes.core.k8s_exec).
 
     ``discourse`` is the image's /usr/local/bin wrapper (bundle exec script/discourse as the
     discourse user). Returns a dict of shell-quoted strings: backup, list, enable_restore, restore
-    (when a file is given), disable_restore.
+    (when a file is given), disable_restore. ``discourse restore`` disables e-mail for everyone but
+    staff unless told otherwise (script/discourse: ``option :disable_emails, default: true``); an
+    in-place restore of the production site keeps e-mail on unless ``disable_emails``.
     """
     backup = ["discourse", "backup"]
     if sql_only:
@@ -260,7 +264,8 @@ def discourse_commands(filename=None, sql_only=True, s3_uploads=False, backup_na
             raise BackupError(
                 f"{name!r}: Discourse restores only files named ...-v<14-digit version>.tar.gz or .sql.gz"
             )
-        commands["restore"] = shlex.join(["discourse", "restore", name])
+        emails = [] if disable_emails else ["--no-disable-emails"]
+        commands["restore"] = shlex.join(["discourse", "restore", *emails, name])
     return commands
 
 

@@ -315,9 +315,19 @@ def test_discourse_method_commands_as_data(tmp_path):
         ]
         == [
             "discourse enable_restore",
-            "discourse restore forum-a-2025-03-01-120005-v20250301093000.sql.gz",
+            "discourse restore --no-disable-emails forum-a-2025-03-01-120005-v20250301093000.sql.gz",
             "discourse disable_restore",
         ]
+    )
+    # Asked for: Discourse's default, e-mail off for non-staff after the restore.
+    assert (
+        plan(
+            discourse_backup_action="restore",
+            discourse_backup_restore_confirm=True,
+            discourse_backup_discourse_restore_file=restore_file,
+            discourse_backup_discourse_disable_emails=True,
+        )[1]
+        == f"discourse restore {restore_file}"
     )
     assert plan(discourse_backup_action="list") == ["discourse restore"]
 

@@ -135,7 +135,9 @@ def test_discourse_method_commands_as_data():
         "backup": "discourse backup --s3-uploads forum-2025-03-01-120005",
         "list": "discourse restore",
         "enable_restore": "discourse enable_restore",
-        "restore": "discourse restore forum-2025-03-01-120005-v20250301093000.tar.gz",
+        # script/discourse (f67af10342321ecf82e0024243b748ea34bf22c7): restore has
+        # `option :disable_emails, type: :boolean, default: true`; Thor's --no- form turns it off.
+        "restore": "discourse restore --no-disable-emails forum-2025-03-01-120005-v20250301093000.tar.gz",
         "disable_restore": "discourse disable_restore",
     }
     assert backup.discourse_commands()["backup"] == "discourse backup --sql-only"
@@ -143,8 +145,16 @@ def test_discourse_method_commands_as_data():
     assert shlex.split(commands["restore"]) == [
         "discourse",
         "restore",
+        "--no-disable-emails",
         "forum-2025-03-01-120005-v20250301093000.tar.gz",
     ]
+    # Asked for (a copy of the site): Discourse's own default.
+    assert (
+        backup.discourse_commands(filename="f-2025-03-01-120005-v20250301093000.sql.gz", disable_emails=True)[
+            "restore"
+        ]
+        == "discourse restore f-2025-03-01-120005-v20250301093000.sql.gz"
+    )
     with pytest.raises(backup.BackupError, match="Discourse restores only files named"):
         backup.discourse_commands(filename="dump.sql")
     with pytest.raises(backup.BackupError, match="must be letters, digits"):
