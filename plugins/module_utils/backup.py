@@ -23,7 +23,9 @@ Upstream facts this follows (discourse/discourse lib/backup_restore and script/d
   command-line restore; ``discourse restore`` without a file lists the backups.
 """
 
+import glob
 import hashlib
+import os
 import re
 import shlex
 import subprocess
@@ -43,13 +45,38 @@ FILENAME_RE = re.compile(
     r"\A(?P<prefix>[a-z0-9]+(?:-[a-z0-9]+)*?)-(?P<timestamp>\d{4}-\d{2}-\d{2}-\d{6})"
     r"-" + VERSION_PREFIX + r"(?P<version>\d{14})(?P<suffix>\.sql\.gz|\.tar\.gz)\Z"
 )
-# Lines DatabaseRestorer#sed_command deletes before psql sees the dump.
-UNWANTED_SQL = ("DROP SCHEMA", "CREATE SCHEMA", "COMMENT ON SCHEMA", "SET default_table_access_method")
-UNWANTED_SQL_RE = re.compile(rb"^(?:" + b"|".join(s.encode() for s in UNWANTED_SQL) + rb")")
+# Lines deleted from the schema part of a dump before psql sees it: DatabaseRestorer#sed_command's
+# (lib/backup_restore/database_restorer.rb), and what a pg_dump newer than the target writes:
+# SET transaction_timeout (PostgreSQL 17+; older servers reject the parameter), \restrict (psql
+# meta-command of pg_dump 18 and the 2025 minor releases; older psql stops at it), and COMMENT ON
+# EXTENSION (only the extension's owner may run it; the restoring role usually is not).
+# CREATE EXTENSION IF NOT EXISTS stays: it is a no-op where the extension exists and creates it in
+# a fresh target (a drill), which upstream's in-place restore never has.
+UNWANTED_SQL = (
+    "DROP SCHEMA",
+    "CREATE SCHEMA",
+    "COMMENT ON SCHEMA",
+    "SET default_table_access_method",
+    "SET transaction_timeout",
+    "COMMENT ON EXTENSION",
+    "\\restrict ",
+)
+UNWANTED_SQL_RE = re.compile(rb"^(?:" + b"|".join(re.escape(s.encode()) for s in UNWANTED_SQL) + rb")")
+# pg_dump 18 ends the dump with \unrestrict <key>, after the data.
+UNRESTRICT = b"\\unrestrict "
+# Upstream's pg_dump leaves these out (lib/backup_restore/creator.rb): relations named pg_* (not
+# Discourse's), and the data of two caches the site rebuilds.
+PG_DUMP_EXCLUDES = (
+    "--exclude-table=public.pg_*",
+    "--exclude-table-data=public.nested_hot_post_scores",
+    "--exclude-table-data=public.nested_hot_score_snapshots",
+)
 # Discourse's default S3 folder inside the backups bucket for a single-site install.
 DEFAULT_S3_FOLDER = "default"
 # The metadata key (x-amz-meta-sha256) that records the checksum of the object's bytes.
 SHA256_METADATA_KEY = "sha256"
+# The metadata key (x-amz-meta-pg-dump) naming the pg_dump that wrote the backup (its --version line).
+PG_DUMP_METADATA_KEY = "pg-dump"
 DEFAULT_COMPRESSION_LEVEL = 4  # pg_dump --compress=4, as Discourse's Backuper
 
 
@@ -198,6 +225,7 @@ def pg_dump_command(pg_dump, host, port, user, database):
     return [
         pg_dump,
         "--schema=public",
+        *PG_DUMP_EXCLUDES,
         "--no-owner",
         "--no-privileges",
         "--format=plain",
@@ -221,6 +249,61 @@ def psql_restore_command(psql, host, port, user, database):
         f"--username={user}",
         f"--dbname={database}",
     ]
+
+
+CLIENT_VERSION_RE = re.compile(r"\(PostgreSQL\) (\d+)\.")
+
+
+def client_major(version_output):
+    """The major of ``pg_dump --version``/``psql --version`` output, or None."""
+    match = CLIENT_VERSION_RE.search(version_output or "")
+    return int(match[1]) if match else None
+
+
+def select_pg_client(command, server_major, candidates):
+    """The client to run against a server of server_major, from ``[(path, major), ...]``.
+
+    Upstream's BackupRestore::PostgresTools.find: pg_dump must be the server's major or newer (an
+    older pg_dump refuses the server), and the oldest such is taken, so the dump stays loadable by
+    that major's psql; psql must be the server's major or older, and the newest such is taken.
+    """
+    dumping = command == "pg_dump"
+    fitting = [
+        (path, major)
+        for path, major in candidates
+        if (major >= server_major if dumping else major <= server_major)
+    ]
+    if fitting:
+        pick = min if dumping else max
+        return pick(fitting, key=lambda c: c[1])[0]
+    found = ", ".join(f"{command} {major} ({path})" for path, major in candidates) or f"no {command}"
+    raise BackupError(
+        f"No compatible {command} for PostgreSQL {server_major}: found {found}. Install the PostgreSQL "
+        f"{server_major} client tools or {'newer' if dumping else 'older'}, or point pg_bin_dir at them."
+    )
+
+
+# Where PostgreSQL client programs are installed side by side, one directory per major (the layouts
+# upstream's BackupRestore::PostgresTools searches on Linux), then PATH.
+CLIENT_DIRECTORIES = ("/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin")
+
+
+def client_versions(name, bin_dir=None):
+    """{path: ``name --version`` output} of every installed copy of name (only bin_dir's when set)."""
+    if bin_dir:
+        directories = [bin_dir]
+    else:
+        directories = [d for pattern in CLIENT_DIRECTORIES for d in sorted(glob.glob(pattern))]
+        directories += os.environ.get("PATH", "").split(os.pathsep)
+    versions = {}
+    for directory in directories:
+        path = os.path.join(directory, name)
+        if path in versions or not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            continue
+        result = subprocess.run([path, "--version"], capture_output=True, text=True, check=False)
+        if result.returncode == 0:
+            versions[path] = result.stdout.strip()
+    return versions
 
 
 def libpq_env(password=None, sslmode=None, base=None):
@@ -379,13 +462,14 @@ class SqlHeaderFilter:
         self.created = []
 
     def _filter_lines(self, data):
-        if not self._in_header and FUNCTION_SCHEMA not in data:
+        if not self._in_header and FUNCTION_SCHEMA not in data and UNRESTRICT not in data:
             return data
         out = []
         for line in data.splitlines(keepends=True):
             if line.startswith(b"COPY "):
                 self._in_header = False
-            if self._in_header and UNWANTED_SQL_RE.match(line):
+            # COPY data cannot start a line with a backslash and a letter u: it escapes backslashes.
+            if (self._in_header and UNWANTED_SQL_RE.match(line)) or line.startswith(UNRESTRICT):
                 self.dropped.append(line.rstrip(b"\n").decode("utf-8", "replace"))
                 continue
             trigger = READONLY_TRIGGER_RE.match(line)

@@ -10,7 +10,6 @@ The options documented in plugins/doc_fragments/postgres.py and s3.py are the sp
 
 import contextlib
 import os
-import shutil
 import threading
 
 from ansible.module_utils.basic import missing_required_lib
@@ -116,24 +115,23 @@ def query_one(db, sql):
         conn.close()
 
 
-def find_tool(bin_dir, name):
-    """The path of a PostgreSQL client program (pg_dump, psql): in bin_dir when set, else on PATH."""
-    if bin_dir:
-        return os.path.join(bin_dir, name)
-    found = shutil.which(name)
-    if found is None:
-        raise backup.BackupError(f"{name} is not on PATH; install the PostgreSQL client or set pg_bin_dir")
-    return found
+def server_major(db):
+    """The major version of the `db` option's server (server_version_num 180001 -> 18)."""
+    return int(query_one(db, "SHOW server_version_num")) // 10000
 
 
 def pg_client_command(build, program, db, bin_dir):
-    """(command, env) that run a PostgreSQL client program (pg_dump, psql) against the `db` option.
+    """(command, env, version) that run the PostgreSQL client program (pg_dump, psql) that fits the
+    `db` option's server, and that program's ``--version`` line.
 
     build is backup.pg_dump_command or backup.psql_restore_command; the password and sslmode go
     through the environment, never on the command line.
     """
-    command = build(find_tool(bin_dir, program), db["host"], db["port"], db["user"], db["database"])
-    return command, backup.libpq_env(db["password"], db["sslmode"], base=os.environ)
+    versions = backup.client_versions(program, bin_dir)
+    candidates = [(path, backup.client_major(text)) for path, text in versions.items()]
+    path = backup.select_pg_client(program, server_major(db), [c for c in candidates if c[1] is not None])
+    command = build(path, db["host"], db["port"], db["user"], db["database"])
+    return command, backup.libpq_env(db["password"], db["sslmode"], base=os.environ), versions[path]
 
 
 def drain_stderr(process, keep=20):

@@ -41,7 +41,10 @@ options:
         transaction-mode pooler). Required with O(mode=backup).
       - O(db.user) must be able to read every table (the database owner, for example).
   pg_bin_dir:
-    description: Directory holding C(pg_dump); empty to find it on C(PATH).
+    description: >-
+      Directory holding C(pg_dump); empty to pick one from C(/usr/lib/postgresql/*/bin),
+      C(/usr/pgsql-*/bin) and C(PATH): the oldest whose major is the server's or newer. A pg_dump
+      older than the server is refused, naming what was found.
     type: path
   compression_level:
     description: gzip level of the object; 4 is what Discourse's C(pg_dump --compress=4) uses.
@@ -120,6 +123,14 @@ sha256:
   description: sha256 of the object's bytes, also stored as its metadata C(x-amz-meta-sha256).
   returned: mode=backup and not check mode
   type: str
+pg_dump:
+  description: >-
+    The pg_dump that wrote the backup (its C(--version) line), also stored as the object's metadata
+    C(x-amz-meta-pg-dump). Chosen like upstream's C(BackupRestore::PostgresTools): the oldest
+    installed pg_dump of the server's major or newer.
+  returned: mode=backup and not check mode
+  type: str
+  sample: pg_dump (PostgreSQL) 18.1
 size:
   description: Bytes stored (compressed).
   returned: mode=backup and not check mode
@@ -192,8 +203,11 @@ def list_backups(client, s3, site):
     ]
 
 
-def stream_backup(client, s3, key, command, env, level=backup.DEFAULT_COMPRESSION_LEVEL, part_size=16 << 20):
-    """Run command (pg_dump) and upload its gzip-compressed stdout to s3 key; set the sha256 metadata.
+def stream_backup(
+    client, s3, key, command, env, client_version, level=backup.DEFAULT_COMPRESSION_LEVEL, part_size=16 << 20
+):
+    """Run command (pg_dump) and upload its gzip-compressed stdout to s3 key; set the sha256 metadata
+    and the pg_dump that wrote it (client_version, its --version line).
 
     Returns a dict with sha256, size, sql_bytes and seconds. Raises BackupError when pg_dump fails
     (the multipart upload is then aborted by boto3 and no object remains).
@@ -235,13 +249,14 @@ def stream_backup(client, s3, key, command, env, level=backup.DEFAULT_COMPRESSIO
         s3["bucket"],
         key,
         ExtraArgs={
-            "Metadata": {backup.SHA256_METADATA_KEY: digest},
+            "Metadata": {backup.SHA256_METADATA_KEY: digest, backup.PG_DUMP_METADATA_KEY: client_version},
             "MetadataDirective": "REPLACE",
             "ContentType": "application/gzip",
         },
     )
     return {
         "sha256": digest,
+        "pg_dump": client_version,
         "size": reader.compressed_bytes,
         "sql_bytes": reader.raw_bytes,
         "seconds": round(time.monotonic() - started, 3),
@@ -283,7 +298,7 @@ def main():
         result = dict(changed=True, key=key, filename=filename, schema_version=version, bucket=s3["bucket"])
         if module.check_mode:
             module.exit_json(**result)
-        command, env = backup_io.pg_client_command(
+        command, env, client_version = backup_io.pg_client_command(
             backup.pg_dump_command, "pg_dump", db, params["pg_bin_dir"]
         )
         result.update(
@@ -293,6 +308,7 @@ def main():
                 key,
                 command,
                 env,
+                client_version,
                 level=params["compression_level"],
                 part_size=params["part_size_mb"] << 20,
             )

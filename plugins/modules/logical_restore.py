@@ -70,7 +70,9 @@ options:
     type: bool
     default: false
   pg_bin_dir:
-    description: Directory holding C(psql); empty to find it on C(PATH).
+    description: >-
+      Directory holding C(psql); empty to pick one from C(/usr/lib/postgresql/*/bin),
+      C(/usr/pgsql-*/bin) and C(PATH): the newest whose major is the server's or older.
     type: path
 extends_documentation_fragment:
   - forumops.discourse.postgres
@@ -143,10 +145,20 @@ tables:
   returned: when restored
   type: int
 dropped_statements:
-  description: The statements Discourse's restore filter removed from the dump.
+  description: >-
+    The lines the restore filter removed from the dump: Discourse's own (schema statements), and
+    what a newer pg_dump writes that an older server or psql refuses (C(\\restrict), C(SET
+    transaction_timeout), C(COMMENT ON EXTENSION)).
   returned: when restored
   type: list
   elements: str
+psql:
+  description: >-
+    The psql that loaded the dump (its C(--version) line): the newest installed of the server's
+    major or older, as upstream's C(BackupRestore::PostgresTools) picks it.
+  returned: when restored
+  type: str
+  sample: psql (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)
 created_functions:
   description:
     - The read-only trigger functions of schema C(discourse_functions) the restore created before the
@@ -319,7 +331,7 @@ def main():
             module.exit_json(**result)
 
         # 4. The load: one transaction; the stream is hashed again and must still match.
-        command, env = backup_io.pg_client_command(
+        command, env, result["psql"] = backup_io.pg_client_command(
             backup.psql_restore_command, "psql", db, params["pg_bin_dir"]
         )
         sql_filter = stream_restore(client, s3["bucket"], key, command, env, recorded)

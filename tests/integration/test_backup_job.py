@@ -69,7 +69,11 @@ def test_job_script_streams_the_same_backup_as_the_module(tmp_path, postgres_ser
     assert report["key"].endswith(f"-v{NEWEST}.sql.gz")
     obj = s3_server.client().get_object(Bucket=BUCKET, Key=report["key"])
     data = obj["Body"].read()
-    assert obj["Metadata"] == {"sha256": hashlib.sha256(data).hexdigest()} == {"sha256": report["sha256"]}
+    assert obj["Metadata"] == {"sha256": hashlib.sha256(data).hexdigest(), "pg-dump": report["pg_dump"]}
+    assert report["sha256"] == obj["Metadata"]["sha256"]
+    # Debian's older pg_dump is installed too (/usr/lib/postgresql/*/bin): the one that fits the
+    # server ran, as upstream's PostgresTools.find picks it.
+    assert report["pg_dump"].startswith("pg_dump (PostgreSQL) 18."), report["pg_dump"]
     sql = gzip.decompress(data).decode()
     assert " OWNER TO " not in sql
     assert "\nCOPY public.posts " in sql

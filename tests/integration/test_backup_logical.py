@@ -15,6 +15,7 @@ import re
 import pytest
 
 from tests.fixtures.ansible import ansible_env
+from tests.fixtures.postgres import DEBIAN_BIN_DIRS
 
 pytestmark = [pytest.mark.postgres, pytest.mark.s3]
 
@@ -198,7 +199,8 @@ def test_backup_restores_into_a_fresh_database_with_identical_content(
     client = bucket.client()
     obj = client.get_object(Bucket=BUCKET, Key=made["key"])
     data = obj["Body"].read()
-    assert obj["Metadata"] == {"sha256": hashlib.sha256(data).hexdigest()}
+    assert obj["Metadata"] == {"sha256": hashlib.sha256(data).hexdigest(), "pg-dump": made["pg_dump"]}
+    assert made["pg_dump"].startswith("pg_dump (PostgreSQL) 18.")
     assert made["sha256"] == hashlib.sha256(data).hexdigest()
     assert made["size"] == len(data)
     assert data[:2] == b"\x1f\x8b"
@@ -221,10 +223,14 @@ def test_backup_restores_into_a_fresh_database_with_identical_content(
     assert restored["sha256"] == made["sha256"]
     assert restored["restored_version"] == NEWEST
     assert restored["tables"] == len(TABLES)
+    key = re.search(r"^\\restrict (\w+)$", sql, re.M)[1]
     assert restored["dropped_statements"] == [
+        f"\\restrict {key}",
+        "SET transaction_timeout = 0;",
         "CREATE SCHEMA public;",
         "COMMENT ON SCHEMA public IS 'standard public schema';",
         "SET default_table_access_method = heap;",
+        f"\\unrestrict {key}",
     ]
     source = fingerprint(postgres_server, source_db)
     assert source["users"][0] == 500
@@ -404,3 +410,63 @@ def test_a_read_only_column_trigger_and_its_discourse_function_survive_the_resto
     # and the column is read-only again
     with pytest.raises(Exception, match="Discourse: legacy_views in topics is readonly"):
         postgres_server.query("UPDATE topics SET legacy_views = 1 WHERE id = 1", target_db)
+
+
+# The wheel's PostgreSQL 18 and each major Debian installed (15 on Debian 12).
+TARGET_MAJORS = sorted({18, *DEBIAN_BIN_DIRS})
+
+
+@pytest.mark.parametrize("major", TARGET_MAJORS)
+def test_a_pg_dump_18_backup_restores_into_each_major_here(
+    ansible, tmp_path, postgres_server, debian_postgres, bucket, source_db, major
+):
+    """pg_dump 18 frames its output with \\restrict/\\unrestrict and sets transaction_timeout, which
+    PostgreSQL before 17 rejects. The restore picks its psql as upstream's PostgresTools.find does
+    (lib/backup_restore/postgres_tools.rb 86159e6bb7278cefdf10deb57ac823760bd4b2b1): the newest of the
+    server's major or older; for Debian's server no pg_bin_dir is given, so the choice is real."""
+    made = backup(ansible, tmp_path, postgres_server, bucket, source_db)
+    sql = gzip.decompress(bucket.client().get_object(Bucket=BUCKET, Key=made["key"])["Body"].read()).decode()
+    assert re.search(r"^\\restrict \w+$", sql, re.M)
+    assert "\nSET transaction_timeout = 0;\n" in sql
+    server = postgres_server if major == 18 else debian_postgres(major)
+    target = fresh_database(server, f"restored_from_18_into_{major}")
+
+    restored, proc = run(
+        ansible,
+        tmp_path,
+        "logical_restore",
+        key=made["key"],
+        db=db_args(server, target),
+        s3=s3_args(bucket),
+        target_version=NEWEST,
+        **({"pg_bin_dir": str(server.bin_dir)} if major == 18 else {}),
+    )
+
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert restored["psql"].startswith(f"psql (PostgreSQL) {major}."), restored["psql"]
+    assert server.query("SHOW server_version_num")[0][0].startswith(str(major))
+    assert fingerprint(server, target) == fingerprint(postgres_server, source_db)
+
+
+@pytest.mark.parametrize("major", sorted(m for m in DEBIAN_BIN_DIRS if m < 18))
+def test_a_pg_dump_older_than_the_server_is_refused_naming_what_was_found(
+    ansible, tmp_path, postgres_server, bucket, source_db, major
+):
+    """An older pg_dump aborts on a newer server; the backup says so before it starts, as
+    PostgresTools.find does, and writes no object."""
+    result, proc = run(
+        ansible,
+        tmp_path,
+        "logical_backup",
+        site=SITE,
+        db=db_args(postgres_server, source_db),
+        s3=s3_args(bucket),
+        pg_bin_dir=str(DEBIAN_BIN_DIRS[major]),
+    )
+
+    assert proc.returncode == 2
+    assert result["msg"] == (
+        f"No compatible pg_dump for PostgreSQL 18: found pg_dump {major} ({DEBIAN_BIN_DIRS[major]}/pg_dump). "
+        "Install the PostgreSQL 18 client tools or newer, or point pg_bin_dir at them."
+    )
+    assert bucket.client().list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0

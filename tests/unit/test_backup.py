@@ -94,9 +94,14 @@ def test_image_schema_version_is_the_newest_pre_or_post_migration():
 
 def test_pg_dump_and_psql_commands_match_discourse_flags_without_passwords():
     dump = backup.pg_dump_command("pg_dump", "db.ns.svc", 5432, "discourse", "discourse")
+    # discourse/discourse lib/backup_restore/creator.rb (260fbe3861c2b698d999e36c1d8e7206b64cd543)
+    # pg_dump_command: -T public.pg_* and the data of the nested hot-score caches are left out.
     assert dump == [
         "pg_dump",
         "--schema=public",
+        "--exclude-table=public.pg_*",
+        "--exclude-table-data=public.nested_hot_post_scores",
+        "--exclude-table-data=public.nested_hot_score_snapshots",
         "--no-owner",
         "--no-privileges",
         "--format=plain",
@@ -219,6 +224,72 @@ def test_sql_header_filter_drops_schema_statements_only_before_the_first_copy():
             "COMMENT ON SCHEMA public IS 'standard public schema';",
             "SET default_table_access_method = heap;",
         ]
+
+
+def test_sql_filter_drops_what_a_newer_pg_dump_writes_and_an_older_server_refuses():
+    """pg_dump 18's frame: \\restrict <key> first, SET transaction_timeout (PostgreSQL 17+) among the
+    SETs, COMMENT ON EXTENSION (owner only) after CREATE EXTENSION, \\unrestrict <key> last. A COPY
+    row cannot begin with \\unrestrict: COPY doubles backslashes."""
+    dump = (
+        b"\\restrict Ab12\n"
+        b"SET statement_timeout = 0;\n"
+        b"SET transaction_timeout = 0;\n"
+        b"CREATE EXTENSION IF NOT EXISTS hstore WITH SCHEMA public;\n"
+        b"COMMENT ON EXTENSION hstore IS 'data type for storing sets of (key, value) pairs';\n"
+        b"CREATE TABLE public.t (x text);\n"
+        b"COPY public.t (x) FROM stdin;\n"
+        b"\\\\unrestrict in the data\n"
+        b"\\.\n"
+        b"CREATE INDEX t_x ON public.t USING btree (x);\n"
+        b"\\unrestrict Ab12\n"
+    )
+    for size in (1, 9, 64, len(dump)):
+        out, sql_filter = filtered(dump, size)
+        assert out == (
+            b"SET statement_timeout = 0;\n"
+            b"CREATE EXTENSION IF NOT EXISTS hstore WITH SCHEMA public;\n"
+            b"CREATE TABLE public.t (x text);\n"
+            b"COPY public.t (x) FROM stdin;\n"
+            b"\\\\unrestrict in the data\n"
+            b"\\.\n"
+            b"CREATE INDEX t_x ON public.t USING btree (x);\n"
+        ), size
+        assert sql_filter.dropped == [
+            "\\restrict Ab12",
+            "SET transaction_timeout = 0;",
+            "COMMENT ON EXTENSION hstore IS 'data type for storing sets of (key, value) pairs';",
+            "\\unrestrict Ab12",
+        ]
+
+
+@pytest.mark.parametrize(
+    ("command", "server", "expected"),
+    [
+        ("pg_dump", 15, "/usr/lib/postgresql/15/bin/pg_dump"),
+        ("pg_dump", 16, "/opt/pg18/pg_dump"),
+        ("psql", 16, "/usr/lib/postgresql/15/bin/psql"),
+        ("psql", 18, "/opt/pg18/psql"),
+    ],
+)
+def test_the_client_fits_the_server_as_upstream_picks_it(command, server, expected):
+    """discourse/discourse lib/backup_restore/postgres_tools.rb (86159e6bb7278cefdf10deb57ac823760bd4b2b1):
+    pg_dump of the server's major or newer, the oldest such; psql of the server's major or older,
+    the newest such."""
+    directories = {15: "/usr/lib/postgresql/15/bin", 18: "/opt/pg18"}
+    candidates = [(f"{d}/{command}", major) for major, d in directories.items()]
+    assert backup.select_pg_client(command, server, candidates) == expected
+
+
+def test_no_fitting_client_names_what_was_found():
+    with pytest.raises(backup.BackupError) as err:
+        backup.select_pg_client("pg_dump", 18, [("/usr/bin/pg_dump", 15)])
+    assert str(err.value) == (
+        "No compatible pg_dump for PostgreSQL 18: found pg_dump 15 (/usr/bin/pg_dump). Install the "
+        "PostgreSQL 18 client tools or newer, or point pg_bin_dir at them."
+    )
+    assert backup.client_major("pg_dump (PostgreSQL) 18.1") == 18
+    assert backup.client_major("psql (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)") == 15
+    assert backup.client_major("not a client") is None
 
 
 def test_sql_header_filter_creates_each_discourse_function_before_the_trigger_that_calls_it():

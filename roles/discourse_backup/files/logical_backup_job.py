@@ -22,15 +22,19 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
 
-def main():
-    env = os.environ
-    version = subprocess.run(
-        ["psql", "--no-psqlrc", "--tuples-only", "--no-align", "--command", backup.SCHEMA_VERSION_SQL],
+def psql_value(sql):
+    """One value from the database (libpq's PG* variables say which)."""
+    return subprocess.run(
+        ["psql", "--no-psqlrc", "--tuples-only", "--no-align", "--command", sql],
         check=True,
         capture_output=True,
         text=True,
     ).stdout.strip()
-    version = backup.check_version(version, "the database's schema version")
+
+
+def main():
+    env = os.environ
+    version = backup.check_version(psql_value(backup.SCHEMA_VERSION_SQL), "the database's schema version")
     filename = backup.build_filename(env["BACKUP_SITE"], datetime.now(timezone.utc), version)  # noqa: UP017
     key = backup.object_key(env.get("BACKUP_FOLDER", backup.DEFAULT_S3_FOLDER), filename)
     s3 = {
@@ -40,7 +44,13 @@ def main():
     }
     client = backup.s3_client(boto3, Config, s3)
     bucket = env["BACKUP_BUCKET"]
-    command = ["pg_dump", "--schema=public", "--no-owner", "--no-privileges", "--format=plain"]
+    server = int(psql_value("SHOW server_version_num")) // 10000
+    versions = backup.client_versions("pg_dump")
+    candidates = [(path, backup.client_major(text)) for path, text in versions.items()]
+    pg_dump = backup.select_pg_client("pg_dump", server, [c for c in candidates if c[1] is not None])
+    command = backup.pg_dump_command(
+        pg_dump, env["PGHOST"], env.get("PGPORT", 5432), env["PGUSER"], env["PGDATABASE"]
+    )
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
     failed = threading.Event()
 
@@ -61,12 +71,18 @@ def main():
         bucket,
         key,
         ExtraArgs={
-            "Metadata": {backup.SHA256_METADATA_KEY: digest},
+            "Metadata": {backup.SHA256_METADATA_KEY: digest, backup.PG_DUMP_METADATA_KEY: versions[pg_dump]},
             "MetadataDirective": "REPLACE",
             "ContentType": "application/gzip",
         },
     )
-    report = {"key": key, "sha256": digest, "size": reader.compressed_bytes, "schema_version": version}
+    report = {
+        "key": key,
+        "sha256": digest,
+        "size": reader.compressed_bytes,
+        "schema_version": version,
+        "pg_dump": versions[pg_dump],
+    }
     print(json.dumps(report))
 
 
