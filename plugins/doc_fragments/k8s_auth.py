@@ -8,8 +8,11 @@ class ModuleDocFragment:
 options:
   kubeconfig:
     description:
-      - Path of the kubeconfig file. Defaults to E(K8S_AUTH_KUBECONFIG), then E(KUBECONFIG), then
-        C(~/.kube/config), then the in-cluster ServiceAccount.
+      - Path of the kubeconfig file (several joined like E(KUBECONFIG) are merged as kubectl merges
+        them), or an inline kubeconfig dict. Defaults to E(K8S_AUTH_KUBECONFIG), then E(KUBECONFIG),
+        then C(~/.kube/config), then the in-cluster ServiceAccount.
+      - Read as kubectl reads it, exec credential plugins, C(proxy-url), E(HTTPS_PROXY),
+        C(tls-server-name) and impersonation included (see docs/getting-started.md).
     type: raw
   context:
     description: The kubeconfig context to use; its current context when unset.

@@ -6,8 +6,9 @@ Standard library plus PyYAML only, so that the k8s_apply/k8s_get action plugins 
 controller's worker process (no module fork, no import of the kubernetes client) and the modules of
 the same names run it on a remote host.
 
-Pure functions (unit-tested): kubeconfig resolution, URL and query building, readiness predicates,
-changed detection, Secret redaction and the field-level diff. `KubeClient` does the HTTP.
+Pure functions (unit-tested): URL and query building, readiness predicates, changed detection,
+Secret redaction and the field-level diff. `KubeClient` does the HTTP; reading the kubeconfig
+(credentials, exec plugins, proxies) is module_utils/kubeconfig.py.
 """
 
 from __future__ import annotations
@@ -22,185 +23,22 @@ import tempfile
 import time
 import urllib.parse
 
-try:
-    import yaml
-except ImportError:  # pragma: no cover - only on a remote host without PyYAML
-    yaml = None
+from ansible_collections.forumops.discourse.plugins.module_utils.kubeconfig import (
+    ExecCredentials,
+    KubeError,
+    empty_config,
+    load_kubeconfig,
+    proxy_for,
+    yaml,
+)
 
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 JSON_PATCH_CONTENT_TYPE = "application/json-patch+json"
 REDACTED = "<redacted>"
 SECRET_FIELDS = ("data", "stringData")
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-IN_CLUSTER_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 # Top-level fields that are not the object's content (compared for check mode and diffs).
 NOT_CONTENT = ("apiVersion", "kind", "metadata", "status")
-
-
-class KubeError(Exception):
-    """An error with a message fit for a user; `status` is the HTTP status when there was one."""
-
-    def __init__(self, message, status=None, reason=None):
-        super().__init__(message)
-        self.status = status
-        self.reason = reason
-
-
-# ---------------------------------------------------------------------------------------------
-# kubeconfig
-
-
-def kubeconfig_paths(explicit=None, environ=None):
-    """The kubeconfig files to read, in order: explicit, K8S_AUTH_KUBECONFIG, KUBECONFIG, ~/.kube/config."""
-    environ = os.environ if environ is None else environ
-    for value in (explicit, environ.get("K8S_AUTH_KUBECONFIG"), environ.get("KUBECONFIG")):
-        if value:
-            return [os.path.expanduser(p) for p in str(value).split(os.pathsep) if p]
-    return [os.path.join(os.path.expanduser("~"), ".kube", "config")]
-
-
-def merge_kubeconfigs(documents):
-    """Merge kubeconfig documents [(dict, base_dir)] as kubectl does: the first name wins.
-
-    Returns a dict with `clusters`, `users`, `contexts` mapping names to (entry, base_dir) and
-    `current-context` (the first non-empty one).
-    """
-    merged = {"clusters": {}, "users": {}, "contexts": {}, "current-context": ""}
-    sections = (("clusters", "cluster"), ("users", "user"), ("contexts", "context"))
-    for document, base_dir in documents:
-        document = document or {}
-        for section, key in sections:
-            for entry in document.get(section) or []:
-                name = entry.get("name")
-                if name is not None and name not in merged[section]:
-                    merged[section][name] = (entry.get(key) or {}, base_dir)
-        if not merged["current-context"] and document.get("current-context"):
-            merged["current-context"] = document["current-context"]
-    return merged
-
-
-def _relative(path, base_dir):
-    if not path:
-        return None
-    path = os.path.expanduser(str(path))
-    return path if os.path.isabs(path) else os.path.join(base_dir, path)
-
-
-def _b64(value, what):
-    try:
-        return base64.b64decode(value)
-    except (ValueError, TypeError) as exc:
-        raise KubeError(f"kubeconfig {what} is not valid base64: {exc}") from None
-
-
-def resolve_kubeconfig(merged, context=None):
-    """Turn merged kubeconfig documents into connection settings for one context.
-
-    Returns a dict: server, ca_data (bytes|None), ca_file, cert_data, cert_file, key_data, key_file,
-    token, token_file, username, password, insecure (bool), context. Raises KubeError naming what is
-    missing or unsupported (exec and auth-provider credential plugins, proxies).
-    """
-    name = context or merged.get("current-context")
-    if not name:
-        raise KubeError("the kubeconfig has no current-context; set one or pass context")
-    if name not in merged["contexts"]:
-        known = ", ".join(sorted(merged["contexts"])) or "none"
-        raise KubeError(f"context '{name}' is not in the kubeconfig (contexts: {known})")
-    ctx, _ctx_dir = merged["contexts"][name]
-    cluster_name = ctx.get("cluster")
-    if cluster_name not in merged["clusters"]:
-        raise KubeError(
-            f"context '{name}' names cluster '{cluster_name}', which the kubeconfig does not define"
-        )
-    cluster, cluster_dir = merged["clusters"][cluster_name]
-    user, user_dir = merged["users"].get(ctx.get("user"), ({}, cluster_dir))
-    if not cluster.get("server"):
-        raise KubeError(f"cluster '{cluster_name}' of the kubeconfig has no server")
-    if cluster.get("proxy-url"):
-        raise KubeError(
-            f"cluster '{cluster_name}' uses proxy-url, which forumops.discourse.k8s_apply does not support"
-        )
-    user_name = ctx.get("user")
-    if user.get("exec"):
-        command = user["exec"].get("command", "?")
-        raise KubeError(
-            f"kubeconfig user '{user_name}' gets its credentials from an exec plugin ({command}), which "
-            "forumops.discourse's in-process client does not support: use a kubeconfig with a client "
-            "certificate or a bearer token (token or tokenFile), e.g. a ServiceAccount token"
-        )
-    if user.get("auth-provider"):
-        provider = user["auth-provider"].get("name", "?")
-        raise KubeError(
-            f"kubeconfig user '{user_name}' uses the auth-provider '{provider}', which forumops.discourse's "
-            "in-process client does not support: use a client certificate or a bearer token "
-            "(token or tokenFile)"
-        )
-    return {
-        "context": name,
-        "server": str(cluster["server"]).rstrip("/"),
-        "ca_data": _b64(cluster["certificate-authority-data"], "certificate-authority-data")
-        if cluster.get("certificate-authority-data")
-        else None,
-        "ca_file": _relative(cluster.get("certificate-authority"), cluster_dir),
-        "insecure": bool(cluster.get("insecure-skip-tls-verify", False)),
-        "cert_data": _b64(user["client-certificate-data"], "client-certificate-data")
-        if user.get("client-certificate-data")
-        else None,
-        "cert_file": _relative(user.get("client-certificate"), user_dir),
-        "key_data": _b64(user["client-key-data"], "client-key-data") if user.get("client-key-data") else None,
-        "key_file": _relative(user.get("client-key"), user_dir),
-        "token": user.get("token"),
-        "token_file": _relative(user.get("tokenFile"), user_dir),
-        "username": user.get("username"),
-        "password": user.get("password"),
-    }
-
-
-def load_kubeconfig(path=None, context=None, environ=None):
-    """Read the kubeconfig file(s) and resolve one context (see resolve_kubeconfig).
-
-    Without any kubeconfig file, falls back to the in-cluster ServiceAccount when running in a pod.
-    """
-    environ = os.environ if environ is None else environ
-    paths = kubeconfig_paths(path, environ)
-    documents = []
-    for candidate in paths:
-        if not os.path.exists(candidate):
-            if path:
-                raise KubeError(f"kubeconfig {candidate} does not exist")
-            continue
-        if yaml is None:
-            raise KubeError("reading a kubeconfig needs the PyYAML Python package")
-        try:
-            with open(candidate, encoding="utf-8") as handle:
-                documents.append((yaml.safe_load(handle), os.path.dirname(os.path.abspath(candidate))))
-        except (OSError, yaml.YAMLError) as exc:
-            raise KubeError(f"cannot read kubeconfig {candidate}: {exc}") from None
-    if not documents:
-        if environ.get("KUBERNETES_SERVICE_HOST") and os.path.exists(os.path.join(IN_CLUSTER_DIR, "token")):
-            return in_cluster_config(environ)
-        raise KubeError(f"no kubeconfig found (looked at {', '.join(paths)}); pass kubeconfig")
-    return resolve_kubeconfig(merge_kubeconfigs(documents), context)
-
-
-def in_cluster_config(environ):
-    host = environ["KUBERNETES_SERVICE_HOST"]
-    host = f"[{host}]" if ":" in host else host
-    return {
-        "context": "in-cluster",
-        "server": f"https://{host}:{environ.get('KUBERNETES_SERVICE_PORT', '443')}",
-        "ca_data": None,
-        "ca_file": os.path.join(IN_CLUSTER_DIR, "ca.crt"),
-        "insecure": False,
-        "cert_data": None,
-        "cert_file": None,
-        "key_data": None,
-        "key_file": None,
-        "token": None,
-        "token_file": os.path.join(IN_CLUSTER_DIR, "token"),
-        "username": None,
-        "password": None,
-    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -498,29 +336,35 @@ def readiness(obj, condition=None):
 # the client
 
 
-def _ssl_context(config):
+def _ssl_context(config, credential=None):
     # The system trust store is loaded only when the kubeconfig names no CA (loading it costs ~30 ms).
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if config.get("insecure"):
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     elif config.get("ca_data") or config.get("ca_file"):
-        context.load_verify_locations(
-            cafile=config.get("ca_file") or None,
-            cadata=config["ca_data"].decode("ascii") if config.get("ca_data") else None,
-        )
+        try:
+            context.load_verify_locations(
+                cafile=config.get("ca_file") or None,
+                cadata=config["ca_data"].decode("ascii") if config.get("ca_data") else None,
+            )
+        except (OSError, ssl.SSLError) as exc:
+            raise KubeError(f"cannot read the CA of context {config.get('context')}: {exc}") from None
     else:
         context.load_default_certs()
     cert_file, key_file = config.get("cert_file"), config.get("key_file")
-    if config.get("cert_data") or config.get("key_data"):
+    cert_data, key_data = config.get("cert_data"), config.get("key_data")
+    if credential and credential.get("cert_data"):
+        cert_data, key_data = credential["cert_data"], credential["key_data"]
+    if cert_data or key_data:
         # ssl loads client certificates from files only: a private directory, removed at once.
         with tempfile.TemporaryDirectory(prefix="forumops-kube-") as private:
-            if config.get("cert_data"):
+            if cert_data:
                 cert_file = os.path.join(private, "cert.pem")
-                _write_private(cert_file, config["cert_data"])
-            if config.get("key_data"):
+                _write_private(cert_file, cert_data)
+            if key_data:
                 key_file = os.path.join(private, "key.pem")
-                _write_private(key_file, config["key_data"])
+                _write_private(key_file, key_data)
             context.load_cert_chain(cert_file, key_file)
     elif cert_file:
         context.load_cert_chain(cert_file, key_file)
@@ -533,10 +377,37 @@ def _write_private(path, data):
         handle.write(data)
 
 
+class _TLSConnection(http.client.HTTPSConnection):
+    """HTTPS with the name the certificate must carry (the kubeconfig's tls-server-name) given
+    apart from the address connected to, through an optional CONNECT tunnel."""
+
+    def __init__(self, host, port, server_name, **kwargs):
+        super().__init__(host, port, **kwargs)
+        self._server_name = server_name
+
+    def connect(self):
+        http.client.HTTPConnection.connect(self)  # TCP, and CONNECT when a tunnel is set
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self._server_name)
+
+
+def impersonation_headers(impersonate):
+    """client-go's impersonation: Impersonate-User, -Uid, one Impersonate-Group per group and
+    Impersonate-Extra-<key> per value (transport/round_trippers.go)."""
+    if not impersonate:
+        return []
+    headers = [("Impersonate-User", impersonate["user"])] if impersonate.get("user") else []
+    if impersonate.get("uid"):
+        headers.append(("Impersonate-Uid", impersonate["uid"]))
+    headers += [("Impersonate-Group", group) for group in impersonate.get("groups") or []]
+    for key, values in sorted((impersonate.get("extra") or {}).items()):
+        headers += [(f"Impersonate-Extra-{urllib.parse.quote(key, safe='')}", value) for value in values]
+    return headers
+
+
 class KubeClient:
     """One keep-alive HTTPS connection to the API server, with a per-process discovery cache."""
 
-    def __init__(self, config, timeout=60):
+    def __init__(self, config, timeout=60, environ=None):
         self.config = config
         self.timeout = timeout
         parsed = urllib.parse.urlsplit(config["server"])
@@ -544,55 +415,111 @@ class KubeClient:
         self.host = parsed.hostname
         self.port = parsed.port or (443 if parsed.scheme == "https" else 80)
         self.prefix = parsed.path.rstrip("/")
-        self._ssl = _ssl_context(config) if parsed.scheme == "https" else None
+        self.proxy = proxy_for(config["server"], config.get("proxy_url"), environ)
+        if self.proxy and urllib.parse.urlsplit(self.proxy).scheme != "http":
+            scheme = urllib.parse.urlsplit(self.proxy).scheme
+            raise KubeError(
+                f"the proxy for {config['server']} is a {scheme}:// proxy; forumops.discourse supports "
+                "http:// CONNECT proxies"
+            )
+        self._exec = ExecCredentials(config["exec"], environ) if config.get("exec") else None
+        self._credential = None
+        self._ssl = None
         self._connection = None
         self._resources = {}
 
-    def _headers(self):
-        headers = {"Accept": "application/json", "User-Agent": "forumops.discourse/k8s_apply"}
+    def _authorization(self):
+        if self._exec is not None:
+            credential = self._credential or self._exec.get()
+            if credential is not self._credential:
+                self._credential = credential
+                self._ssl = None
+            return f"Bearer {credential['token']}" if credential.get("token") else None
         token = self.config.get("token")
         if not token and self.config.get("token_file"):
+            # Re-read on every request: a projected ServiceAccount token is rotated in place.
             with open(self.config["token_file"], encoding="utf-8") as handle:
                 token = handle.read().strip()
         if token:
-            headers["Authorization"] = f"Bearer {token}"
-        elif self.config.get("username"):
+            return f"Bearer {token}"
+        if self.config.get("username"):
             pair = f"{self.config['username']}:{self.config.get('password') or ''}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
-        return headers
+            return "Basic " + base64.b64encode(pair).decode("ascii")
+        return None
+
+    def _headers(self):
+        headers = [("Accept", "application/json"), ("User-Agent", "forumops.discourse/k8s_apply")]
+        authorization = self._authorization()
+        if authorization:
+            headers.append(("Authorization", authorization))
+        return headers + impersonation_headers(self.config.get("impersonate"))
 
     def _connect(self):
-        if self.scheme == "https":
-            return http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=self._ssl)
-        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        if self.scheme != "https":
+            return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        if self._ssl is None:
+            self._ssl = _ssl_context(self.config, self._credential)
+        name = self.config.get("tls_server_name") or self.host
+        if not self.proxy:
+            return _TLSConnection(self.host, self.port, name, timeout=self.timeout, context=self._ssl)
+        proxy = urllib.parse.urlsplit(self.proxy)
+        connection = _TLSConnection(
+            proxy.hostname, proxy.port or 80, name, timeout=self.timeout, context=self._ssl
+        )
+        tunnel_headers = {}
+        if proxy.username:
+            pair = f"{urllib.parse.unquote(proxy.username)}:{urllib.parse.unquote(proxy.password or '')}"
+            tunnel_headers["Proxy-Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        connection.set_tunnel(self.host, self.port, headers=tunnel_headers)
+        return connection
 
-    def request(self, method, path, query="", body=None, content_type="application/json"):
-        """Send one request; returns the decoded JSON body. Raises KubeError for 4xx/5xx."""
-        url = self.prefix + path + (f"?{query}" if query else "")
+    def _send(self, method, url, payload, content_type):
+        """(response, body) of one request, reconnecting once when a kept-alive connection closed."""
         headers = self._headers()
-        payload = None
-        if body is not None:
-            payload = json.dumps(body).encode("utf-8")
-            headers["Content-Type"] = content_type
+        if payload is not None:
+            # putrequest leaves the length to the caller (request() would add it).
+            headers += [("Content-Type", content_type), ("Content-Length", str(len(payload)))]
         for attempt in (1, 2):
             reused = self._connection is not None
             if not reused:
                 self._connection = self._connect()
             try:
-                self._connection.request(method, url, body=payload, headers=headers)
+                self._connection.putrequest(method, url, skip_accept_encoding=True)
+                for name, value in headers:
+                    self._connection.putheader(name, value)
+                self._connection.endheaders(payload)
                 response = self._connection.getresponse()
-                data = response.read()
-                break
+                return response, response.read()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                 # A keep-alive connection the server closed meanwhile: reconnect once.
                 self.close()
                 if not reused or attempt == 2:
-                    raise KubeError(f"{method} {path} failed: {exc}") from None
-            except (OSError, http.client.HTTPException) as exc:
+                    raise KubeError(f"{method} {url} failed: {exc}") from None
+            except ssl.SSLCertVerificationError as exc:
                 self.close()
                 raise KubeError(
-                    f"cannot reach the Kubernetes API at {self.config['server']}: {exc}"
+                    f"the API server of context {self.config.get('context')} ({self.config['server']}) "
+                    f"presented a certificate its CA does not verify: {exc.verify_message}"
                 ) from None
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                via = f" through the proxy {urllib.parse.urlsplit(self.proxy).hostname}" if self.proxy else ""
+                raise KubeError(
+                    f"cannot reach the Kubernetes API at {self.config['server']}{via}: {exc}"
+                ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def request(self, method, path, query="", body=None, content_type="application/json"):
+        """Send one request; returns the decoded JSON body. Raises KubeError for 4xx/5xx."""
+        url = self.prefix + path + (f"?{query}" if query else "")
+        payload = json.dumps(body).encode("utf-8") if body is not None else None
+        response, data = self._send(method, url, payload, content_type)
+        if response.status == 401 and self._exec is not None:
+            # client-go: a 401 means the plugin's credential is no longer good; run it again, once.
+            self._credential = self._exec.get(refresh=True)
+            self._ssl = None
+            self.close()
+            response, data = self._send(method, url, payload, content_type)
         try:
             decoded = json.loads(data) if data else {}
         except ValueError:
@@ -720,31 +647,17 @@ _CLIENTS = {}
 
 def client_for(kubeconfig=None, context=None, overrides=None, environ=None):
     """A cached KubeClient per (kubeconfig, context, overrides) in this process."""
-    key = (str(kubeconfig), str(context), json.dumps(overrides or {}, sort_keys=True, default=str))
+    key = json.dumps([kubeconfig, context, overrides or {}], sort_keys=True, default=str)
     client = _CLIENTS.get(key)
     if client is None:
         if overrides and overrides.get("server"):
-            config = {
-                "context": None,
-                "server": overrides["server"].rstrip("/"),
-                "ca_data": None,
-                "ca_file": None,
-                "insecure": False,
-                "cert_data": None,
-                "cert_file": None,
-                "key_data": None,
-                "key_file": None,
-                "token": None,
-                "token_file": None,
-                "username": None,
-                "password": None,
-            }
+            config = empty_config(overrides["server"].rstrip("/"))
         else:
             config = load_kubeconfig(kubeconfig, context, environ)
         for field, value in (overrides or {}).items():
             if value is not None and field != "server":
                 config[field] = value
-        client = KubeClient(config)
+        client = KubeClient(config, environ=environ)
         _CLIENTS[key] = client
     return client
 
@@ -1059,10 +972,7 @@ def connection_overrides(params):
 
 
 def client_from_params(params):
-    kubeconfig = params.get("kubeconfig")
-    if isinstance(kubeconfig, dict):
-        raise KubeError("kubeconfig must be a path; an inline kubeconfig dict is not supported")
-    return client_for(kubeconfig or None, params.get("context"), connection_overrides(params))
+    return client_for(params.get("kubeconfig") or None, params.get("context"), connection_overrides(params))
 
 
 def run_get(client, params, progress=None):

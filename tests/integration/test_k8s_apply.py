@@ -403,9 +403,15 @@ def test_the_module_applies_the_same_way_when_run_on_a_host(rehearsal_namespace,
     assert second["resources"][0]["data"] == {"A": "1"}
 
 
-def test_an_exec_credential_kubeconfig_fails_saying_what_is_unsupported(rehearsal_namespace, tmp_path):
+def test_an_exec_plugin_that_is_not_installed_fails_with_its_install_hint(rehearsal_namespace, tmp_path):
     config = json.loads(KUBECONFIG.read_text())
-    config["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": "aws"}}
+    config["users"][0]["user"] = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": "forumops-no-such-plugin",
+            "installHint": "Install the AWS CLI: https://aws.amazon.com/cli/",
+        }
+    }
     exec_kubeconfig = tmp_path / "exec-kubeconfig"
     exec_kubeconfig.write_text(json.dumps(config))
     variables = tmp_path / "vars.json"
@@ -418,12 +424,15 @@ def test_an_exec_credential_kubeconfig_fails_saying_what_is_unsupported(rehearsa
             }
         )
     )
-    env = ansible_env(K8S_AUTH_KUBECONFIG=str(exec_kubeconfig))
+    env = ansible_env(
+        K8S_AUTH_KUBECONFIG=str(exec_kubeconfig), FORUMOPS_KUBE_CACHE_DIR=str(tmp_path / "cache")
+    )
     completed = run_tool("ansible-playbook", PLAYBOOK, "-e", f"@{variables}", env=env, timeout=120)
     assert completed.returncode == 2
-    assert "kubeconfig user 'rehearsal-admin' gets its credentials from an exec plugin (aws)" in flat(
-        completed.stdout
-    )
+    assert (
+        "exec plugin forumops-no-such-plugin is not installed (not found on PATH). "
+        "Install the AWS CLI: https://aws.amazon.com/cli/"
+    ) in flat(completed.stdout)
 
 
 class _LateReader:
