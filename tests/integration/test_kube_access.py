@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -259,3 +260,33 @@ def test_an_expired_credential_is_refreshed_after_a_401(rehearsal_namespace, dep
     assert result.returncode == 0, result.stdout[-3000:]
     assert json.dumps([rehearsal_namespace]) in result.stdout
     assert count.read_text().count("run") == 2
+
+
+def test_impersonation_converges_as_the_deployer_and_without_it_the_403_names_verb_and_resource(
+    rehearsal_namespace, deployer, tmp_path
+):
+    """An identity that may only impersonate the deployer ServiceAccount (RBAC verb impersonate on
+    serviceaccounts/deployer) converges the site with `as`; with its own rights alone it gets 403s."""
+    ns = rehearsal_namespace
+    kubectl("create", "serviceaccount", "impersonator", "-n", ns)
+    kubectl(
+        "create", "role", "impersonate-deployer", "-n", ns, "--verb=impersonate",
+        "--resource=serviceaccounts", "--resource-name=deployer",
+    )  # fmt: skip
+    kubectl(
+        "create", "rolebinding", "impersonate-deployer", "-n", ns, "--role=impersonate-deployer",
+        f"--serviceaccount={ns}:impersonator",
+    )  # fmt: skip
+    token = kubectl("create", "token", "impersonator", "-n", ns, "--duration=600s").stdout.strip()
+    as_deployer = write_kubeconfig(tmp_path / "impersonating", user={"token": token, "as": deployer})
+    on_its_own = write_kubeconfig(tmp_path / "own-rights", user={"token": token})
+
+    impersonating = converge(ns, as_deployer)
+    refused = converge(ns, on_its_own)
+
+    assert impersonating.returncode == 0, impersonating.stdout[-4000:]
+    output = " ".join(refused.stdout.split())
+    assert refused.returncode == 2, output[-3000:]
+    assert re.search(
+        rf'403 .*User "system:serviceaccount:{ns}:impersonator" cannot (get|list) resource "\w+"', output
+    ), output[-3000:]
