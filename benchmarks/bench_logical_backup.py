@@ -9,7 +9,9 @@ generate_series, and measures in the same run, per size:
 * logical: forumops.discourse.logical_backup's stream (pg_dump -> gzip level 4 -> sha256 -> S3
   multipart upload -> metadata copy), in a child process whose peak RSS is reported.
 
-Prints the database size, both times, their ratio (target <= 1.3x) and the backup process's peak RSS
+Prints the database size, both times, their ratio (target <= 1.0x: faster than the shell pipeline;
+the stream compresses with ISA-L when the isal package is installed, as requirements/runtime.txt
+does, else zlib), the compressor, and the backup process's peak RSS
 per size (target: flat - the same for both sizes). Exits non-zero when the ratio of the largest size
 is over the target or the peak RSS grows by more than 50% between the smallest and largest size.
 """
@@ -30,7 +32,7 @@ sys.path[:0] = [ROOT, os.path.join(ROOT, ".collections")]
 from tests.fixtures.postgres import start_postgres, stop_postgres  # noqa: E402
 from tests.fixtures.s3 import start_moto, stop_moto  # noqa: E402
 
-TARGET_RATIO = 1.3
+TARGET_RATIO = 1.0
 BUCKET = "bench-backups"
 # One posts row is ~1 kB on disk; users and topics scale with it.
 SCHEMA = """
@@ -69,7 +71,8 @@ from botocore.config import Config
 args = json.loads(sys.argv[1])
 client = backup.s3_client(boto3, Config, args["s3"])
 env = backup.libpq_env(args["password"], "disable", base=os.environ)
-result = logical_backup.stream_backup(client, args["s3"], args["key"], args["command"], env)
+result = logical_backup.stream_backup(client, args["s3"], args["key"], args["command"], env, args["pg_dump"])
+result["compressor"] = "isal" if backup.isal_zlib is not None else "zlib"
 result["peak_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps(result))
 """
@@ -123,6 +126,7 @@ def logical(server, s3, dbname, key):
         },
         "key": key,
         "command": command,
+        "pg_dump": "pg_dump (PostgreSQL) 18",
         "password": server.password,
     }
     child = CHILD.format(root=ROOT, collections=os.path.join(ROOT, ".collections"))
@@ -160,7 +164,7 @@ def main():
                 f"pg_dump|gzip {baseline_s:6.1f} s, logical {logical_s:6.1f} s "
                 f"(ratio {logical_s / baseline_s:.2f}x), object {result['size'] / 1e6:7.1f} MB "
                 f"from {result['sql_bytes'] / 1e6:7.1f} MB SQL, backup process peak RSS "
-                f"{result['peak_rss_kib'] / 1024:6.1f} MiB",
+                f"{result['peak_rss_kib'] / 1024:6.1f} MiB, compressor {result['compressor']}",
                 flush=True,
             )
             s3.client().delete_object(Bucket=BUCKET, Key=f"default/bench-{size}.sql.gz")

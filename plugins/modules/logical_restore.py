@@ -171,7 +171,6 @@ created_functions:
 
 import contextlib  # noqa: E402
 import hashlib  # noqa: E402
-import zlib  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
@@ -210,7 +209,7 @@ def stream_restore(client, bucket, key, command, env, expected_sha256=None):
     process = backup.start_stream(command, env, reading=False)
     drainer, stderr_lines = backup_io.drain_stderr(process)
     digest = hashlib.sha256()
-    decompressor = zlib.decompressobj(31)
+    decompressor = backup.gzip_decompressor()
     sql_filter = backup.SqlHeaderFilter()
     problem = None
     try:
@@ -229,7 +228,7 @@ def stream_restore(client, bucket, key, command, env, expected_sha256=None):
             process.stdin.write(sql_filter.feed(decompressor.flush()) + sql_filter.flush())
     except BrokenPipeError:
         pass  # psql stopped at an error (ON_ERROR_STOP): reported below from its exit status
-    except zlib.error as exc:
+    except backup.GZIP_ERRORS as exc:
         problem = f"the object is not a valid gzip stream ({exc}); psql was stopped before committing"
     except BaseException:
         process.kill()

@@ -331,3 +331,19 @@ def test_sql_header_filter_creates_each_discourse_function_before_the_trigger_th
             "discourse_functions.raise_topics_legacy_readonly()",
             "discourse_functions.raise_old_things_readonly()",
         ]
+
+
+def test_the_stream_writes_gzip_that_gunzip_reads_whichever_compressor_is_installed():
+    """ISA-L (isal, a runtime requirement) or zlib: one gzip member either way, which Discourse's
+    restore (gunzip) and Python's gzip read; each zlib level maps to an ISA-L level 0-3."""
+    data = b"".join(b"COPY row %d\twith tab and text\n" % i for i in range(50_000))
+    for level in range(10):
+        compressor = backup.gzip_compressor(level)
+        packed = compressor.compress(data) + compressor.flush()
+        assert gzip.decompress(packed) == data, level
+        decompressor = backup.gzip_decompressor()
+        assert decompressor.decompress(packed) == data and decompressor.eof, level
+    assert backup.isal_zlib is not None  # installed by make setup, so the fast path is the tested one
+    assert backup.ISAL_LEVELS[backup.DEFAULT_COMPRESSION_LEVEL] == 1
+    with pytest.raises(backup.GZIP_ERRORS):
+        backup.gzip_decompressor().decompress(b"not gzip at all")
