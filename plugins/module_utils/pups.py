@@ -26,7 +26,7 @@ except ImportError as exc:  # pragma: no cover - the module reports it with miss
     YAML_IMPORT_ERROR = exc
 
 FILE_SEPARATOR = "_FILE_SEPERATOR_"  # upstream's spelling
-DEFAULT_BASE_IMAGE = "discourse/base:2.0.20250722-0020"
+DEFAULT_BASE_IMAGE = "discourse/base:2.0.20260803-0122"
 DEFAULT_BUILD_SKIP_TAGS = ("precompile", "migrate", "db")
 DEFAULT_LANG = "en_US.UTF-8"
 CONFIG_TARGET = "/tmp/forumops-pups-config.yaml"

@@ -204,7 +204,8 @@ def test_dockerfile_for_the_build_step():
     digest = hashlib.sha256(result["pups_input"].encode("utf-8")).hexdigest()
     assert result["dockerfile"] == (
         "# syntax=docker/dockerfile:1\n"
-        "FROM discourse/base:2.0.20250722-0020\n"
+        # pups.DEFAULT_BASE_IMAGE: the base the vendored launcher names (tests/fixtures/upstream).
+        "FROM discourse/base:2.0.20260803-0122\n"
         'ARG CREATE_DB_ON_BOOT="1"\n'
         'ARG DISCOURSE_CDN_URL="https://cdn-{{site}}.example.com"\n'
         'ARG LANG="en_US.UTF-8"\n'

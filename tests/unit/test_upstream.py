@@ -1,10 +1,12 @@
 """module_utils/upstream: release channels, the launcher's base image line, the GitHub client's limits."""
 
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 
-from ansible_collections.forumops.discourse.plugins.module_utils import upstream
+from ansible_collections.forumops.discourse.plugins.module_utils import pups, upstream
 
 
 def tags(*pairs):
@@ -104,3 +106,19 @@ def test_token_is_sent_as_bearer_and_429_names_retry_after():
     ):
         client.json("/x")
     assert seen["Authorization"] == "Bearer t0k"
+
+
+def test_the_example_lock_pins_the_vendored_discourse_docker_and_its_base_image():
+    """images/default.yml carries real pins: discourse_docker at the commit of the vendored files
+    (tests/fixtures/upstream/PROVENANCE) and the base image that commit's launcher names; the
+    collection's default base is the same one."""
+    root = Path(__file__).parents[2]
+    lock = yaml.safe_load((root / "images/default.yml").read_text())
+    provenance = (root / "tests/fixtures/upstream/PROVENANCE").read_text()
+    launcher = (root / "tests/fixtures/upstream/discourse_docker/launcher").read_text()
+    assert f"commit:     {lock['discourse_docker']['commit']} (2026-08-03)" in provenance
+    assert upstream.launcher_base_image(launcher) == (
+        lock["base_image"]["repository"],
+        lock["base_image"]["tag"],
+    )
+    assert f"discourse/base:{lock['base_image']['tag']}" == pups.DEFAULT_BASE_IMAGE
