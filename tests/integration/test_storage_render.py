@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import yaml
 
 from tests.integration.test_storage_s3 import BACKUPS, UPLOADS, converge, recap
@@ -50,3 +52,36 @@ def test_minio_mode_renders_the_objects_and_names_the_secret_it_leaves_out(ansib
 
     again = converge(ansible, tmp_path, values)
     assert recap(again)["changed"] == 0, again.stdout
+
+
+def test_render_mode_calls_no_s3_unless_the_bucket_setup_is_asked_for(ansible, tmp_path):
+    """External mode, key pair in the inventory, an endpoint nothing listens on: rendering still
+    succeeds and no step talks to S3; asking for the bucket setup by name makes that step run (and
+    fail here, naming the endpoint)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    values = {
+        "discourse_site_name": "render_forum",
+        "discourse_namespace": "render-forum",
+        "discourse_hostname": "forum.render.test",
+        "discourse_render_dir": str(tmp_path / "render"),
+        "discourse_storage_uploads_bucket": UPLOADS,
+        "discourse_storage_backups_bucket": BACKUPS,
+        "discourse_storage_endpoint": closed,
+        "discourse_storage_access_key_id": "AKIARENDER",
+        "discourse_storage_secret_access_key": "render-secret-never-sent",
+        "storage_connection_out": str(tmp_path / "connection.json"),
+    }
+
+    rendered = converge(ansible, tmp_path, values)
+
+    assert rendered.returncode == 0, rendered.stdout[-3000:]
+    bucket_step = rendered.stdout.split("Ensure the uploads and backups buckets with their access", 1)[1]
+    assert bucket_step.split("TASK [", 1)[0].strip().endswith("skipping: [localhost]"), bucket_step[:500]
+    assert (tmp_path / "render" / "render_forum" / "storage.yaml").exists()
+
+    asked = converge(ansible, tmp_path, {**values, "discourse_storage_render_bucket_setup": True})
+
+    assert asked.returncode == 2
+    assert closed in " ".join(asked.stdout.split())

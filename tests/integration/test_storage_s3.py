@@ -1,7 +1,8 @@
 """discourse_storage's bucket setup against a real S3-compatible HTTP server (moto_server).
 
-The role runs in external mode with the key pair in the inventory and render mode on, so these
-tests need no Kubernetes: the bucket setup talks to the S3 server, and the manifests go to a file
+The role runs in external mode with the key pair in the inventory and render mode on, with the
+bucket setup asked for (discourse_storage_render_bucket_setup), so these tests need no Kubernetes:
+the bucket setup talks to the S3 server, and the manifests go to a file
 (tests/integration/test_storage_rehearsal.py covers the Secret and MinIO on the rehearsal cluster).
 What the role set is read back with boto3 and compared with Discourse's rules written out here.
 """
@@ -75,6 +76,8 @@ def site_vars(s3_server, tmp_path, **overrides):
         "discourse_namespace": "forum-one",
         "discourse_hostname": "forum.example.test",
         "discourse_render_dir": str(tmp_path / "render"),
+        # The bucket setup in render mode is a step asked for by name.
+        "discourse_storage_render_bucket_setup": True,
         "discourse_storage_uploads_bucket": UPLOADS,
         "discourse_storage_backups_bucket": BACKUPS,
         "discourse_storage_endpoint": s3_server.endpoint,

@@ -48,6 +48,7 @@ def test_every_role_declares_its_booleans_in_the_spec_order():
     assert found["discourse_storage"] == [
         "discourse_storage_path_style",
         "discourse_storage_manage_buckets",
+        "discourse_storage_render_bucket_setup",
         "discourse_storage_validate_certs",
         "discourse_storage_versioning",
         "discourse_storage_public_access_block",
