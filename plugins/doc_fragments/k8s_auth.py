@@ -35,4 +35,11 @@ options:
   client_key:
     description: Client key file, replacing the kubeconfig's.
     type: path
+  impersonate_user:
+    description: Act as this user (C(Impersonate-User)), replacing the kubeconfig's C(as).
+    type: str
+  impersonate_groups:
+    description: Act with these groups (C(Impersonate-Group)), replacing the kubeconfig's C(as-groups).
+    type: list
+    elements: str
 """

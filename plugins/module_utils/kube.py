@@ -893,6 +893,8 @@ CONNECTION_SPEC = {
     "ca_cert": {"type": "path"},
     "client_cert": {"type": "path"},
     "client_key": {"type": "path"},
+    "impersonate_user": {"type": "str"},
+    "impersonate_groups": {"type": "list", "elements": "str"},
 }
 CONNECTION_KEYS = tuple(CONNECTION_SPEC)
 
@@ -968,6 +970,13 @@ def connection_overrides(params):
         overrides.update(cert_file=params["client_cert"], cert_data=b"")
     if params.get("client_key"):
         overrides.update(key_file=params["client_key"], key_data=b"")
+    if params.get("impersonate_user") or params.get("impersonate_groups"):
+        overrides["impersonate"] = {
+            "user": params.get("impersonate_user") or "",
+            "uid": "",
+            "groups": list(params.get("impersonate_groups") or []),
+            "extra": {},
+        }
     return overrides
 
 

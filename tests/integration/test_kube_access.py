@@ -34,9 +34,14 @@ pytestmark = pytest.mark.rehearsal
 SITE = "example_forum"
 
 
-def converge(namespace, kubeconfig, env=None):
+def converge(namespace, kubeconfig, env=None, *extra):
     args = example_args(
-        "playbooks/site.yml", namespace, "-e", f"discourse_kubeconfig={kubeconfig}", state_dir=STATE_DIR
+        "playbooks/site.yml",
+        namespace,
+        "-e",
+        f"discourse_kubeconfig={kubeconfig}",
+        *extra,
+        state_dir=STATE_DIR,
     )
     return run_tool("ansible-playbook", *args, env=env or ansible_env())
 
@@ -283,8 +288,12 @@ def test_impersonation_converges_as_the_deployer_and_without_it_the_403_names_ve
 
     impersonating = converge(ns, as_deployer)
     refused = converge(ns, on_its_own)
+    # The same through the inventory inputs, for every role and playbook (module_defaults).
+    by_inputs = converge(ns, on_its_own, None, "-e", f"discourse_kube_impersonate_user={deployer}")
 
     assert impersonating.returncode == 0, impersonating.stdout[-4000:]
+    assert by_inputs.returncode == 0, by_inputs.stdout[-4000:]
+    assert play_recap(by_inputs, SITE)["changed"] == 0
     output = " ".join(refused.stdout.split())
     assert refused.returncode == 2, output[-3000:]
     assert re.search(
