@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from ansible_collections.forumops.discourse.plugins.module_utils import kube
 
+# The operator versions a site is tested with and the preflight tells users to install; the
+# rehearsal cluster (tools/rehearsal) reads them from here too.
 CNPG_VERSION = "1.30.1"
 BARMAN_CLOUD_VERSION = "v0.15.0"
 CERT_MANAGER_VERSION = "v1.21.2"

@@ -119,3 +119,26 @@ def test_an_operator_installed_but_not_ready_is_reported_with_its_status():
         "forum: the cluster lacks what this site needs:\n"
         "  - the CloudNativePG operator: installed, not ready: X"
     )
+
+
+def test_the_rehearsal_cluster_runs_the_operator_versions_the_preflight_names():
+    """One place for the pins: tools/rehearsal reads preflight.py's instead of a copy of its own."""
+    import importlib.machinery
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "tools" / "rehearsal" / "rehearsal"
+    loader = importlib.machinery.SourceFileLoader("rehearsal_tool", str(path))
+    spec = importlib.util.spec_from_loader("rehearsal_tool", loader)
+    tool = importlib.util.module_from_spec(spec)
+    loader.exec_module(tool)
+    versions = tool.load_versions()
+    assert {key: versions[key] for key in tool.PREFLIGHT_VERSIONS} == {
+        "CNPG_VERSION": "v" + preflight.CNPG_VERSION,
+        "BARMAN_CLOUD_VERSION": preflight.BARMAN_CLOUD_VERSION,
+        "CERT_MANAGER_VERSION": preflight.CERT_MANAGER_VERSION,
+        "GATEWAY_API_VERSION": preflight.GATEWAY_API_VERSION,
+    }
+    assert not {
+        key for key in tool.PREFLIGHT_VERSIONS if key + "=" in (path.parent / "versions.env").read_text()
+    }
