@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ansible_collections.forumops.discourse.plugins.module_utils import inputs
+import pytest
+
+from ansible_collections.forumops.discourse.plugins.module_utils import inputs, names
 
 SPEC = {
     "discourse_app_web_replicas": {"type": "int"},
@@ -157,3 +159,17 @@ def test_generated_and_plain_values_pass_the_discourse_conf_check():
         },
     }
     assert inputs.input_errors(spec, values) == []
+
+
+@pytest.mark.parametrize(
+    ("site", "name"),
+    [
+        ("example_forum", "example-forum"),
+        ("Forum.Example.COM", "forum-example-com"),
+        ("_x__y-", "x-y"),
+        ("a--b", "a--b"),
+        ("forum", "forum"),
+    ],
+)
+def test_a_site_name_becomes_the_base_of_its_object_names(site, name):
+    assert names.resource_name(site) == name

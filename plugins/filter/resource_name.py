@@ -1,0 +1,12 @@
+# Copyright: (c) 2026, forumops.discourse contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filter plugin: resource_name (documentation in resource_name.yml)."""
+
+from __future__ import annotations
+
+from ansible_collections.forumops.discourse.plugins.module_utils.names import resource_name
+
+
+class FilterModule:
+    def filters(self):
+        return {"resource_name": resource_name}
