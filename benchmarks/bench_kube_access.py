@@ -1,6 +1,6 @@
 """No-op converge with an exec-plugin kubeconfig against the same with a token kubeconfig (issue 17).
 
-Run: .venv/bin/python benchmarks/bench_kube_access.py   (the rehearsal cluster must be up)
+Run: .venv/bin/python benchmarks/bench_kube_access.py   (starts the rehearsal cluster if needed)
 Converges the example site once into a fresh namespace (setup), then runs its no-op converge with
 two kubeconfigs for the same ServiceAccount, interleaved, five rounds each: one with the token in
 the kubeconfig, one whose user is an exec plugin printing that token (the credential is cached, so
@@ -24,7 +24,7 @@ sys.path[:0] = [ROOT, os.path.join(ROOT, ".collections")]
 import yaml  # noqa: E402
 
 from tests.fixtures.ansible import ansible_env, example_args, play_recap, run_tool  # noqa: E402
-from tests.fixtures.rehearsal import KUBECONFIG, STATE_DIR, kubectl  # noqa: E402
+from tests.fixtures.rehearsal import KUBECONFIG, REHEARSAL, STATE_DIR, kubectl  # noqa: E402
 
 ROUNDS = 5
 TARGET = 1.05
@@ -51,6 +51,8 @@ def converge(namespace, config, env):
 
 
 def main():
+    if subprocess.run([str(REHEARSAL), "status"], capture_output=True, check=False).returncode != 0:
+        subprocess.run([str(REHEARSAL), "up"], check=True)
     namespace = f"bench-access-{uuid.uuid4().hex[:6]}"
     work = Path(tempfile.mkdtemp(prefix="bench-access-"))
     kubectl("create", "namespace", namespace)
