@@ -172,7 +172,8 @@ def backup(ansible, tmp_path, server, s3, dbname):
     return result
 
 
-def restore(ansible, tmp_path, server, s3, key, dbname):
+def restore(ansible, tmp_path, server, s3, key, dbname, server_bin_dir=True):
+    """Run logical_restore into dbname; without server_bin_dir the module picks its psql itself."""
     return run(
         ansible,
         tmp_path,
@@ -181,7 +182,7 @@ def restore(ansible, tmp_path, server, s3, key, dbname):
         db=db_args(server, dbname),
         s3=s3_args(s3),
         target_version=NEWEST,
-        pg_bin_dir=str(server.bin_dir),
+        **({"pg_bin_dir": str(server.bin_dir)} if server_bin_dir else {}),
     )
 
 
@@ -431,15 +432,8 @@ def test_a_pg_dump_18_backup_restores_into_each_major_here(
     server = postgres_server if major == 18 else debian_postgres(major)
     target = fresh_database(server, f"restored_from_18_into_{major}")
 
-    restored, proc = run(
-        ansible,
-        tmp_path,
-        "logical_restore",
-        key=made["key"],
-        db=db_args(server, target),
-        s3=s3_args(bucket),
-        target_version=NEWEST,
-        **({"pg_bin_dir": str(server.bin_dir)} if major == 18 else {}),
+    restored, proc = restore(
+        ansible, tmp_path, server, bucket, made["key"], target, server_bin_dir=major == 18
     )
 
     assert proc.returncode == 0, proc.stdout[-3000:]

@@ -72,23 +72,31 @@ def deployer(rehearsal_namespace):
     kubectl("delete", "clusterrolebinding", f"{ns}-deployer", "--ignore-not-found")
 
 
-@pytest.fixture
-def exec_plugin(tmp_path, rehearsal_namespace, deployer):
-    """A plugin that mints a real, expiring ServiceAccount token per run and counts its runs."""
+def token_plugin(tmp_path, namespace, first_token=None):
+    """(plugin path, run counter): a plugin that mints a real, expiring token of the deployer
+    ServiceAccount per run and counts its runs; with first_token its first run hands out that one."""
     kubectl_path = shutil.which("kubectl", path=rehearsal_env()["PATH"])
     count = tmp_path / "plugin-runs"
     count.touch()
+    mint = f"$({kubectl_path} --kubeconfig {KUBECONFIG} create token deployer -n {namespace} --duration=600s)"
+    first = f"token={mint}"
+    if first_token:
+        first = f'if [ "$(wc -l < {count})" -eq 1 ]; then token={first_token}; else {first}; fi'
     script = tmp_path / "get-token"
     script.write_text(
         "#!/bin/bash\nset -euo pipefail\n"
-        f"echo run >> {count}\n"
-        f"token=$({kubectl_path} --kubeconfig {KUBECONFIG} create token deployer -n {rehearsal_namespace}"
-        " --duration=600s)\n"
+        f"echo run >> {count}\n{first}\n"
         'expires=$(date -u -d "+590 seconds" +%Y-%m-%dT%H:%M:%SZ)\n'
         'printf \'{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",'
         '"status":{"token":"%s","expirationTimestamp":"%s"}}\' "$token" "$expires"\n'
     )
     script.chmod(0o755)
+    return script, count
+
+
+@pytest.fixture
+def exec_plugin(tmp_path, rehearsal_namespace, deployer):
+    script, count = token_plugin(tmp_path, rehearsal_namespace)
     user = {
         "exec": {
             "apiVersion": "client.authentication.k8s.io/v1",
@@ -213,20 +221,7 @@ def test_a_failing_exec_plugin_prints_its_stderr_and_install_hint(rehearsal_name
 def test_an_expired_credential_is_refreshed_after_a_401(rehearsal_namespace, deployer, tmp_path):
     """The first run hands out a token the API server refuses (a 401): the client runs the plugin
     again and the second, real token works."""
-    kubectl_path = shutil.which("kubectl", path=rehearsal_env()["PATH"])
-    count = tmp_path / "runs"
-    count.touch()
-    script = tmp_path / "rotating"
-    script.write_text(
-        "#!/bin/bash\nset -euo pipefail\n"
-        f"echo run >> {count}\n"
-        f'if [ "$(wc -l < {count})" -eq 1 ]; then token=revoked-token; else\n'
-        f"token=$({kubectl_path} --kubeconfig {KUBECONFIG} create token deployer -n {rehearsal_namespace})\n"
-        "fi\n"
-        'printf \'{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",'
-        '"status":{"token":"%s"}}\' "$token"\n'
-    )
-    script.chmod(0o755)
+    script, count = token_plugin(tmp_path, rehearsal_namespace, first_token="revoked-token")
     user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(script)}}
     kubeconfig = write_kubeconfig(tmp_path / "rotating-kubeconfig", user=user)
     playbook = tmp_path / "get.yml"
