@@ -526,3 +526,20 @@ def test_every_failed_check_is_reported_in_one_run(tmp_path):
     assert -1 not in positions, output
     assert positions == sorted(positions)
     assert "discourse_app_gateway_parent_refs" not in output
+
+
+def test_pods_get_no_api_token_and_no_service_links(tmp_path):
+    """Kubernetes injects <SERVICE>_PORT/_SERVICE_HOST variables for each Service of the namespace
+    unless enableServiceLinks is false; one named discourse-... would give DISCOURSE_* variables,
+    which GlobalSetting (app/models/global_setting.rb, 1df354041bfdf6595c880df45745ef92c96b2a42)
+    reads as settings. Nothing in the pods calls the Kubernetes API."""
+    documents = render_app(tmp_path, "-e", "discourse_app_sidekiq_mode=separated")
+    pods = {
+        f"{d['kind']}/{d['metadata']['name']}": d["spec"]["template"]["spec"]
+        for d in documents
+        if d["kind"] in ("Deployment", "Job")
+    }
+    kinds = sorted(name.split("/")[0] for name in pods)
+    assert kinds == ["Deployment", "Deployment", "Job", "Job"]  # web, Sidekiq, migrate-pre, migrate-post
+    for name, spec in pods.items():
+        assert (spec["automountServiceAccountToken"], spec["enableServiceLinks"]) == (False, False), name

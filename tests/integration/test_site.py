@@ -138,6 +138,19 @@ def test_the_example_with_separated_sidekiq_runs_the_way_discourse_does(ansible,
     assert (env["DISCOURSE_FORCE_HTTPS"], env["DISCOURSE_S3_USE_ACLS"]) == ("true", "false")
     nginx = kubectl_json("get", "configmap", "example-forum-nginx", "-n", ns)["data"]["real-ip.conf"]
     assert "real_ip_header X-Forwarded-For;" in nginx
+    # Pod Security Admission enforces baseline in the site's namespace, and every pod was admitted
+    # (the rollout waited for them); a pod baseline forbids is refused there.
+    labels = kubectl_json("get", "namespace", ns)["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
+    refused = kubectl(
+        "run", "privileged", "-n", ns, "--image=busybox", "--restart=Never",
+        '--overrides={"spec":{"containers":[{"name":"privileged","image":"busybox",'
+        '"securityContext":{"privileged":true}}]}}',
+        check=False,
+    )  # fmt: skip
+    assert refused.returncode != 0 and 'violates PodSecurity "baseline:latest"' in refused.stderr, (
+        refused.stderr
+    )
 
     second = converge(ansible, ns, *variant)
 
@@ -249,6 +262,7 @@ def test_every_bad_input_of_every_tier_is_reported_at_once_before_any_change(ans
         "discourse_app_smtp_password": "",
         "discourse_app_tls_issuer": "",
         "discourse_storage_read_timeout": 0,
+        "discourse_pod_security_level": "strict",
     }
     result = converge(ansible, ns, "-e", json.dumps(bad))
 
@@ -263,6 +277,7 @@ def test_every_bad_input_of_every_tier_is_reported_at_once_before_any_change(ans
         "discourse_storage_read_timeout must be at least 1; got 0.",
         "discourse_app_smtp_user_name is 'forum@example.test' but discourse_app_smtp_password is empty",
         "discourse_app_tls_enabled is true but discourse_app_tls_issuer is empty",
+        "value of discourse_pod_security_level must be one of: privileged, baseline, restricted, got: strict",
     ):
         assert message in flat, message
     assert f"{SITE}: " in flat and "input error(s), nothing was changed" in flat
