@@ -204,6 +204,24 @@ def plugin_hook(plugins):
     return [{"exec": {"cd": "$home/plugins", "cmd": cmd}}]
 
 
+def plugin_check_hook(plugins):
+    """The hooks.after_plugin_compatibility rows: upstream's web.template.yml runs
+    `rake plugin:pull_compatible_all` (hook plugin_compatibility, raise_on_fail false), which checks
+    a plugin out at the commit its .discourse-compatibility names for this Discourse version. The
+    lock is the truth: the build fails naming the plugin, the locked and the actual commit."""
+    if not plugins:
+        return []
+    cmd = []
+    for plugin in normalize_plugins(plugins):
+        name, ref = plugin["name"], plugin["ref"]
+        cmd.append(
+            f'actual=$(git -C {name} rev-parse HEAD) && [ "$actual" = {ref} ] || '
+            f'{{ echo "discourse_image_plugins: {name} is locked at {ref} but plugin:pull_compatible_all '
+            f'moved it to $actual; pin the commit its .discourse-compatibility names" >&2; exit 1; }}'
+        )
+    return [{"exec": {"cd": "$home/plugins", "cmd": cmd}}]
+
+
 # ---- Env ----------------------------------------------------------------------------------------
 
 
@@ -320,6 +338,7 @@ def container_config(
     clones = plugin_hook(plugins)
     if clones:
         hooks["after_code"] = clones
+        hooks["after_plugin_compatibility"] = plugin_check_hook(plugins)
     hooks.update(precompile_hooks(precompile))
     if hooks:
         config["hooks"] = hooks

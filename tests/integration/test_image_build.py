@@ -62,6 +62,12 @@ WEB = textwrap.dedent(
             - su discourse -c 'bundle install'
       - exec:
           cd: $home
+          cmd:
+            - su discourse -c 'LOAD_PLUGINS=0 bundle exec rake plugin:pull_compatible_all'
+          hook: plugin_compatibility
+          raise_on_fail: false
+      - exec:
+          cd: $home
           tag: migrate
           hook: db_migrate
           cmd:
@@ -313,6 +319,9 @@ def expected_config(sources, plugin_url):
                     }
                 }
             ],
+            "after_plugin_compatibility": image.plugin_check_hook(
+                [{"name": "discourse-solved", "url": plugin_url, "ref": sources["plugin_commit"]}]
+            ),
             "after_assets_precompile_build": [
                 {
                     "exec": {
@@ -405,6 +414,13 @@ def test_plugin_clone_runs_right_after_the_code_row_and_precompile_without_db(re
     cmds = [row["exec"].get("cmd") if isinstance(row.get("exec"), dict) else None for row in result["run"]]
     code = next(i for i, row in enumerate(result["run"]) if row.get("exec", {}).get("hook") == "code")
     assert cmds[code + 1][0].startswith("git clone ") and cmds[code + 1][0].endswith(" discourse-solved")
+    # Right after upstream's plugin:pull_compatible_all, the check that no plugin left its lock.
+    compatible = next(
+        i for i, row in enumerate(result["run"]) if row.get("exec", {}).get("hook") == "plugin_compatibility"
+    )
+    assert result["run"][compatible + 1]["exec"]["cmd"][0].startswith(
+        "actual=$(git -C discourse-solved rev-parse HEAD)"
+    )
     build_row = next(
         i
         for i, row in enumerate(result["run"])

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 
 import pytest
 
@@ -256,3 +257,46 @@ def test_labels_carry_the_manifest_without_the_image_section_or_the_settings_cat
         k: v for k, v in manifest.items() if k not in ("image", "site_settings")
     }
     assert labels["org.opencontainers.image.revision"] == SHA
+
+
+def test_the_build_fails_when_pull_compatible_all_moved_a_plugin(tmp_path):
+    """discourse/discourse_docker templates/web.template.yml (e071c2c8ebf8a93c1fba4e16fbb7168a2a9201bd,
+    tests/fixtures/upstream): `rake plugin:pull_compatible_all`, hook plugin_compatibility,
+    raise_on_fail false. The after_plugin_compatibility row is run here by the real sh and git on
+    a plugin checkout at its locked commit, then moved to another one."""
+    import subprocess
+
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@t", GIT_CONFIG_GLOBAL="/dev/null")  # fmt: skip
+    repo = tmp_path / "discourse-solved"
+    repo.mkdir()
+
+    def git(*args):
+        return subprocess.run(
+            ["git", "-C", str(repo), *args], env=env, check=True, capture_output=True, text=True
+        )
+
+    git("init", "-q")
+    git("commit", "-q", "--allow-empty", "-m", "locked")
+    locked = git("rev-parse", "HEAD").stdout.strip()
+    git("commit", "-q", "--allow-empty", "-m", "compatible")
+    moved = git("rev-parse", "HEAD").stdout.strip()
+    [row] = image.plugin_check_hook(
+        [{"name": "discourse-solved", "url": "https://example.test/s.git", "ref": locked}]
+    )
+    assert row["exec"]["cd"] == "$home/plugins"
+    [command] = row["exec"]["cmd"]
+
+    def run():
+        return subprocess.run(
+            ["sh", "-c", command], cwd=tmp_path, capture_output=True, text=True, check=False
+        )
+
+    failed = run()
+    assert failed.returncode == 1
+    assert failed.stderr.strip() == (
+        f"discourse_image_plugins: discourse-solved is locked at {locked} but plugin:pull_compatible_all "
+        f"moved it to {moved}; pin the commit its .discourse-compatibility names"
+    )
+    git("-c", "advice.detachedHead=false", "checkout", "-q", locked)
+    assert run().returncode == 0
