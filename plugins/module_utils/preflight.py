@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a site needs from its cluster, and how to tell what is missing.
 
-`requirements()` and `report()` are pure; `check()` asks the API server (through a kube.KubeClient)
+`requirements()` and `report()` are pure; `check()` asks the API server (through a kube_client.KubeClient)
 with a handful of cheap requests: discovery of an API group, a label-selected list, a GET by name.
 """
 

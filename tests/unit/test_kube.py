@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from ansible_collections.forumops.discourse.plugins.module_utils import kube
+from ansible_collections.forumops.discourse.plugins.module_utils import kube, kube_client
 from ansible_collections.forumops.discourse.plugins.module_utils import kubeconfig as kc
 
 CA = b"-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n"
@@ -111,7 +111,7 @@ def test_an_unknown_context_lists_the_known_ones():
 
 def test_a_missing_explicit_kubeconfig_is_named(tmp_path):
     with pytest.raises(kube.KubeError) as error:
-        kube.load_kubeconfig(str(tmp_path / "nope"), environ={})
+        kc.load_kubeconfig(str(tmp_path / "nope"), environ={})
     assert str(error.value) == f"kubeconfig {tmp_path / 'nope'} does not exist"
 
 
@@ -122,7 +122,7 @@ def test_a_kubeconfig_file_is_read_and_resolved(tmp_path):
         "users: [{name: u1, user: {token: abc}}]\n"
         "contexts: [{name: dev, context: {cluster: c1, user: u1}}]\n"
     )
-    config = kube.load_kubeconfig(environ={"KUBECONFIG": str(tmp_path / "config")})
+    config = kc.load_kubeconfig(environ={"KUBECONFIG": str(tmp_path / "config")})
     assert (config["server"], config["ca_file"], config["token"]) == (
         "https://k:6443",
         str(tmp_path / "ca.pem"),
@@ -141,21 +141,24 @@ def test_explicit_connection_options_override_the_kubeconfig():
 
 
 def test_paths_for_core_group_namespaced_and_cluster_scoped_kinds():
-    assert kube.resource_path("v1", "secrets", True, "forum", "db") == "/api/v1/namespaces/forum/secrets/db"
     assert (
-        kube.resource_path("apps/v1", "deployments", True, "forum")
+        kube_client.resource_path("v1", "secrets", True, "forum", "db")
+        == "/api/v1/namespaces/forum/secrets/db"
+    )
+    assert (
+        kube_client.resource_path("apps/v1", "deployments", True, "forum")
         == "/apis/apps/v1/namespaces/forum/deployments"
     )
-    assert kube.resource_path("postgresql.cnpg.io/v1", "clusters", True, "f", "db") == (
+    assert kube_client.resource_path("postgresql.cnpg.io/v1", "clusters", True, "f", "db") == (
         "/apis/postgresql.cnpg.io/v1/namespaces/f/clusters/db"
     )
-    assert kube.resource_path("v1", "namespaces", False, None, "forum") == "/api/v1/namespaces/forum"
-    assert kube.discovery_path("batch/v1") == "/apis/batch/v1"
+    assert kube_client.resource_path("v1", "namespaces", False, None, "forum") == "/api/v1/namespaces/forum"
+    assert kube_client.discovery_path("batch/v1") == "/apis/batch/v1"
 
 
 def test_a_namespaced_kind_without_namespace_is_an_error():
     with pytest.raises(kube.KubeError) as error:
-        kube.resource_path("v1", "configmaps", True, None, "env")
+        kube_client.resource_path("v1", "configmaps", True, None, "env")
     assert (
         str(error.value) == "configmaps (v1) are namespaced: the object needs metadata.namespace or namespace"
     )
@@ -163,18 +166,18 @@ def test_a_namespaced_kind_without_namespace_is_an_error():
 
 def test_apply_query_forces_validates_strictly_and_dry_runs_on_request():
     assert (
-        kube.apply_query("forumops.discourse")
+        kube_client.apply_query("forumops.discourse")
         == "fieldManager=forumops.discourse&force=true&fieldValidation=Strict"
     )
-    assert kube.apply_query("me", force=False, dry_run=True, validation="Warn") == (
+    assert kube_client.apply_query("me", force=False, dry_run=True, validation="Warn") == (
         "fieldManager=me&fieldValidation=Warn&dryRun=All"
     )
 
 
 def test_selectors_join_with_commas():
-    assert kube.selector_string(["a=b", "c!=d"]) == "a=b,c!=d"
-    assert kube.selector_string("a=b") == "a=b"
-    assert kube.selector_string([]) == ""
+    assert kube_client.selector_string(["a=b", "c!=d"]) == "a=b,c!=d"
+    assert kube_client.selector_string("a=b") == "a=b"
+    assert kube_client.selector_string([]) == ""
 
 
 def test_discovery_maps_kinds_to_plural_and_scope_without_subresources():
@@ -185,7 +188,7 @@ def test_discovery_maps_kinds_to_plural_and_scope_without_subresources():
             {"name": "namespaces", "kind": "Namespace", "namespaced": False},
         ]
     }
-    assert kube.parse_resources(document) == {
+    assert kube_client.parse_resources(document) == {
         "Deployment": ("deployments", True),
         "Namespace": ("namespaces", False),
     }
@@ -399,7 +402,7 @@ def test_an_unreachable_api_server_is_named_in_the_error():
         port = probe.getsockname()[1]
         config = resolve(kubeconfig(cluster={"server": f"http://127.0.0.1:{port}"}))
         with pytest.raises(kube.KubeError) as error:
-            kube.KubeClient(config, timeout=5).request("GET", "/api/v1")
+            kube_client.KubeClient(config, timeout=5).request("GET", "/api/v1")
     assert str(error.value) == (
         f"cannot reach the Kubernetes API at http://127.0.0.1:{port}: [Errno 111] Connection refused"
     )

@@ -16,7 +16,7 @@ import stat
 
 import pytest
 
-from ansible_collections.forumops.discourse.plugins.module_utils import kube, kubeconfig
+from ansible_collections.forumops.discourse.plugins.module_utils import kube_client, kubeconfig
 
 CA = b"-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n"
 UTC = datetime.timezone.utc  # noqa: UP017
@@ -118,7 +118,7 @@ def test_impersonation_fields_become_client_gos_headers():
         "groups": ["deployers", "system:authenticated"],
         "extra": {"reason/why": ["converge"]},
     }
-    assert kube.impersonation_headers(config["impersonate"]) == [
+    assert kube_client.impersonation_headers(config["impersonate"]) == [
         ("Impersonate-User", "system:serviceaccount:forum:deployer"),
         ("Impersonate-Uid", "1234"),
         ("Impersonate-Group", "deployers"),
