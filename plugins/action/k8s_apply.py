@@ -11,20 +11,13 @@ from __future__ import annotations
 import os
 
 from ansible.errors import AnsibleActionFail, AnsibleError
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible.plugins.action import ActionBase
 from ansible.template import trust_as_template
-from ansible.utils.display import Display
 
 from ansible_collections.forumops.discourse.plugins.module_utils import kube
-
-display = Display()
+from ansible_collections.forumops.discourse.plugins.plugin_utils.kube_action import KubeAction
 
 # Every changed object is also recorded in this host fact, so a play can summarise what it changed.
 CHANGES_FACT = "discourse_changed_objects"
-# Connection options set for kubernetes.core's modules with module_defaults apply here too, so a
-# play's `group/kubernetes.core.k8s: {kubeconfig: ...}` serves both.
-INHERITED_DEFAULTS = ("group/kubernetes.core.k8s", "group/k8s", "kubernetes.core.k8s")
 TEMPLATE_OPTIONS = (
     "variable_start_string",
     "variable_end_string",
@@ -34,71 +27,10 @@ TEMPLATE_OPTIONS = (
 )
 
 
-class KubeAction(ActionBase):
-    """Shared by k8s_apply and k8s_get: argument handling, connection defaults, local or remote."""
-
-    TRANSFERS_FILES = False
-    _supports_check_mode = True
-    _supports_async = False
-    MODULE = ""
-    SPEC: dict = {}
-
-    def _inherited_connection_defaults(self):
-        merged = {}
-        for defaults in self._task.module_defaults or []:
-            for key in INHERITED_DEFAULTS:
-                if isinstance(defaults, dict) and isinstance(defaults.get(key), dict):
-                    merged.update({k: v for k, v in defaults[key].items() if k in kube.CONNECTION_KEYS})
-        return self._templar.template(merged) if merged else {}
-
-    def _params(self):
-        args = self._inherited_connection_defaults()
-        args.update(self._task.args)
-        validator = ArgumentSpecValidator(self.SPEC, mutually_exclusive=[("definitions", "template")])
-        validated = validator.validate(args)
-        if validated.error_messages:
-            raise AnsibleActionFail(f"{self.MODULE}: " + "; ".join(validated.error_messages))
-        return validated.validated_parameters
-
-    def _is_local(self):
-        return getattr(self._connection, "transport", "") in ("local", "ansible.builtin.local")
-
-    def _remote(self, params, task_vars):
-        module_args = {k: v for k, v in params.items() if v is not None and k != "template"}
-        return self._execute_module(
-            module_name=f"forumops.discourse.{self.MODULE}", module_args=module_args, task_vars=task_vars
-        )
-
-    def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        self._host = task_vars.get("inventory_hostname", "")
-        result = super().run(tmp, task_vars)
-        params = self._params()
-        prepared = self.prepare(params, task_vars)
-        if not self._is_local():
-            result.update(self._remote(prepared, task_vars))
-            return result
-        try:
-            client = kube.client_from_params(prepared)
-            result.update(self.local(client, prepared))
-        except kube.KubeError as exc:
-            result.update(failed=True, changed=False, msg=str(exc))
-        return result
-
-    def prepare(self, params, task_vars):
-        return params
-
-    def local(self, client, params):
-        raise NotImplementedError
-
-    def progress(self, message):
-        """Long waits say what they wait for (the worker's display reaches the controller's)."""
-        display.display(f"  [{self._host}] {message}")
-
-
 class ActionModule(KubeAction):
     MODULE = "k8s_apply"
     SPEC = kube.APPLY_SPEC
+    MUTUALLY_EXCLUSIVE = [("definitions", "template")]
 
     def _render(self, templates, task_vars):
         """Render template paths (or {path, variable_start_string, ...} dicts) as the template lookup does.

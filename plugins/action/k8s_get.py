@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.forumops.discourse.plugins.action.k8s_apply import KubeAction
 from ansible_collections.forumops.discourse.plugins.module_utils import kube
+from ansible_collections.forumops.discourse.plugins.plugin_utils.kube_action import KubeAction
 
 
 class ActionModule(KubeAction):

@@ -323,7 +323,7 @@ def libpq_env(password=None, sslmode=None, base=None):
 def discourse_commands(
     filename=None, sql_only=True, s3_uploads=False, backup_name=None, disable_emails=False
 ):
-    """The command lines the ``discourse`` method runs in a web pod (kubernetes.core.k8s_exec).
+    """The command lines the ``discourse`` method runs in a web pod (k8s_exec).
 
     ``discourse`` is the image's /usr/local/bin wrapper (bundle exec script/discourse as the
     discourse user). Returns a dict of shell-quoted strings: backup, list, enable_restore, restore

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import copy
 import json
+import shlex
 import time
 
+from ansible_collections.forumops.discourse.plugins.module_utils import kube_exec
 from ansible_collections.forumops.discourse.plugins.module_utils.kube_client import (
     client_for,
     selector_string,
@@ -553,6 +555,15 @@ GET_SPEC = dict(
     wait_sleep=APPLY_SPEC["wait_sleep"],
 )
 
+EXEC_SPEC = dict(
+    CONNECTION_SPEC,
+    namespace={"type": "str", "required": True},
+    pod={"type": "str", "required": True},
+    container={"type": "str"},
+    command={"type": "raw", "required": True},
+    timeout={"type": "int", "default": 3600},
+)
+
 
 def connection_overrides(params):
     """Explicit connection options -> KubeClient config fields that replace the kubeconfig's."""
@@ -625,3 +636,21 @@ def run_get(client, params, progress=None):
     for item in found:
         (item.get("metadata") or {}).pop("managedFields", None)
     return {"changed": False, "resources": found, "api_found": True}
+
+
+def run_exec(client, params):
+    """k8s_exec: run the command in the pod; fails (with the output) when it exits non-zero."""
+    command = params["command"]
+    argv = shlex.split(command) if isinstance(command, str) else [str(word) for word in command]
+    if not argv:
+        raise KubeError("k8s_exec: command is empty")
+    result = kube_exec.run(
+        client, params["namespace"], params["pod"], argv, params.get("container"), params["timeout"]
+    )
+    result.update(changed=True, return_code=result["rc"])
+    where = f"{shlex.join(argv)} in pod {params['namespace']}/{params['pod']}"
+    if result["rc"] is None:
+        result.update(failed=True, msg=f"{where}: {result['error']}")
+    elif result["rc"] != 0:
+        result.update(failed=True, msg=f"{where} exited with {result['rc']}")
+    return result

@@ -205,14 +205,15 @@ class KubeClient:
             return "Basic " + base64.b64encode(pair).decode("ascii")
         return None
 
-    def _headers(self):
+    def headers(self):
         headers = [("Accept", "application/json"), ("User-Agent", "forumops.discourse/k8s_apply")]
         authorization = self._authorization()
         if authorization:
             headers.append(("Authorization", authorization))
         return headers + impersonation_headers(self.config.get("impersonate"))
 
-    def _connect(self):
+    def new_connection(self):
+        """An unopened http.client connection to the API server (TLS, proxy tunnel and SNI set up)."""
         if self.scheme != "https":
             return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         if self._ssl is None:
@@ -233,14 +234,14 @@ class KubeClient:
 
     def _send(self, method, url, payload, content_type):
         """(response, body) of one request, reconnecting once when a kept-alive connection closed."""
-        headers = self._headers()
+        headers = self.headers()
         if payload is not None:
             # putrequest leaves the length to the caller (request() would add it).
             headers += [("Content-Type", content_type), ("Content-Length", str(len(payload)))]
         for attempt in (1, 2):
             reused = self._connection is not None
             if not reused:
-                self._connection = self._connect()
+                self._connection = self.new_connection()
             try:
                 self._connection.putrequest(method, url, skip_accept_encoding=True)
                 for name, value in headers:
@@ -272,11 +273,7 @@ class KubeClient:
         url = self.prefix + path + (f"?{query}" if query else "")
         payload = json.dumps(body).encode("utf-8") if body is not None else None
         response, data = self._send(method, url, payload, content_type)
-        if response.status == 401 and self._exec is not None:
-            # client-go: a 401 means the plugin's credential is no longer good; run it again, once.
-            self._credential = self._exec.get(refresh=True)
-            self._ssl = None
-            self.close()
+        if response.status == 401 and self.refresh_credential():
             response, data = self._send(method, url, payload, content_type)
         try:
             decoded = json.loads(data) if data else {}
@@ -290,6 +287,15 @@ class KubeClient:
                 reason=decoded.get("reason") if isinstance(decoded, dict) else None,
             )
         return decoded
+
+    def refresh_credential(self):
+        """After a 401: run the exec plugin again (client-go does, once); False without a plugin."""
+        if self._exec is None:
+            return False
+        self._credential = self._exec.get(refresh=True)
+        self._ssl = None
+        self.close()
+        return True
 
     def close(self):
         if self._connection is not None:

@@ -19,7 +19,7 @@ description:
   - A check the credentials may not run (401/403, such as listing Deployments cluster-wide) is a
     warning, not a failure.
   - On a local connection the action plugin of the same name runs it in the controller's worker
-    process; connection options set with C(module_defaults) for C(group/kubernetes.core.k8s) apply.
+    process; connection options set with C(module_defaults) for C(group/forumops.discourse.discourse) apply.
 author:
   - forumops engineering (@forumops)
 options:

@@ -20,7 +20,7 @@ description:
     C(resourceVersion) moved); a server-side apply that changes nothing is not stored.
   - Secret values are never returned or shown in a diff; their keys are, with the value
     C(<redacted>).
-  - Connection options set with C(module_defaults) for C(group/kubernetes.core.k8s) apply to this
+  - Connection options set with C(module_defaults) for C(group/forumops.discourse.discourse) apply to this
     action too, so one play-level C(kubeconfig) serves both.
   - Credentials from kubeconfig exec plugins or auth providers are not supported; use a client
     certificate or a bearer token (C(token), C(tokenFile), O(api_key)).
@@ -142,7 +142,7 @@ extends_documentation_fragment:
 notes:
   - Supports check mode (server-side dry run, C(dryRun=All); changed when the dry-run result differs
     from the live object) and diff mode (a field-level summary; Secret values redacted).
-  - Supports C(module_defaults) of C(group/kubernetes.core.k8s) for the connection options.
+  - Supports C(module_defaults) of C(group/forumops.discourse.discourse) for the connection options.
 seealso:
   - module: forumops.discourse.k8s_get
   - module: kubernetes.core.k8s

@@ -4,7 +4,9 @@ cnpg runs against the rehearsal cluster (real kube-apiserver, the real CloudNati
 Cloud plugin CRDs): the objects must be accepted by the API server and be what the CloudNativePG
 and plugin-barman-cloud documentation require. CloudNativePG does not run there, so the test plays
 the operator where the role waits (Backup phase, Cluster Ready condition). The discourse method's
-exec commands are checked as data (the rehearsal cluster cannot exec).
+commands are checked as data, then run through the API server's exec stream in a web pod, where
+kwok runs them on this machine: `discourse` there is a stand-in that records its arguments (no
+Discourse runs here), found first on kwok's PATH (<state>/exec-bin).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ansible_collections.forumops.discourse.plugins.module_utils import backup
 from tests.fixtures.ansible import REPO_ROOT, VENV_BIN, ansible_env, play_recap, start_playbook
 from tests.fixtures.rehearsal import (
     KUBECONFIG,
+    STATE_DIR,
     apply_manifest,
     kubectl,
     kubectl_json,
@@ -455,3 +458,76 @@ def test_cnpg_drill_recovers_a_throwaway_cluster_without_archiving_and_deletes_i
         "kept": False,
     }
     assert kubectl_json("get", "clusters", "-n", ns)["items"] == []
+
+
+@pytest.fixture
+def discourse_stand_in(tmp_path):
+    """A `discourse` on kwok's PATH that logs its arguments; `restore broken-...` fails."""
+    log = tmp_path / "discourse-calls"
+    script = STATE_DIR / "exec-bin" / "discourse"
+    script.write_text(
+        "#!/bin/sh\n"
+        f"printf '%s\\n' \"$*\" >> {log}\n"
+        'case "$*" in *broken-*) echo "restore failed" >&2; exit 1;; esac\n'
+        'echo "discourse $1: done"\n'
+    )
+    script.chmod(0o755)
+    yield log
+    script.unlink()
+
+
+def test_discourse_method_runs_its_commands_in_a_web_pod(rehearsal_namespace, tmp_path, discourse_stand_in):
+    ns = rehearsal_namespace
+    labels = {"app.kubernetes.io/name": "discourse", "app.kubernetes.io/instance": SITE}
+    apply_manifest(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "forum-web", "labels": {**labels, "app.kubernetes.io/component": "web"}},
+            "spec": {"containers": [{"name": "discourse", "image": "discourse"}]},
+        },
+        ns,
+    )
+    wait_for(
+        lambda: kubectl_json("get", "pod", "forum-web", "-n", ns)["status"].get("phase") == "Running",
+        "web pod",
+    )
+
+    def run(**variables):
+        varfile = write_vars(tmp_path, ns, discourse_backup_method="discourse", **variables)
+        return subprocess.run(
+            [str(VENV_BIN / "ansible-playbook"), PLAYBOOK, "-e", f"@{varfile}"],
+            cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+
+    done = run(discourse_backup_action="backup")
+    assert done.returncode == 0, done.stdout
+    report = facts(tmp_path)["report"]
+    assert report["pod"] == "forum-web"
+    assert re.fullmatch(
+        r"backup --sql-only forum-a-\d{4}-\d{2}-\d{2}-\d{6}\n", discourse_stand_in.read_text()
+    )
+    assert report["stdout"] == ["discourse backup: done\n"]
+
+    good = "forum-a-2025-03-01-120005-v20250301093000.sql.gz"
+    restore = {"discourse_backup_action": "restore", "discourse_backup_restore_confirm": True}
+    discourse_stand_in.write_text("")
+    done = run(**restore, discourse_backup_discourse_restore_file=good)
+    assert done.returncode == 0, done.stdout
+    assert discourse_stand_in.read_text().splitlines() == [
+        "enable_restore",
+        f"restore --no-disable-emails {good}",
+        "disable_restore",
+    ]
+
+    # A failed restore still forbids restores again, and the play fails with the command's output.
+    broken = "broken-2025-03-01-120005-v20250301093000.sql.gz"
+    discourse_stand_in.write_text("")
+    failed = run(**restore, discourse_backup_discourse_restore_file=broken)
+    assert failed.returncode == 2, failed.stdout
+    assert "restore failed" in failed.stdout, failed.stdout[-3000:]
+    assert discourse_stand_in.read_text().splitlines() == [
+        "enable_restore",
+        f"restore --no-disable-emails {broken}",
+        "disable_restore",
+    ]

@@ -262,7 +262,7 @@ def test_real_crd_rejects_misspelled_field_and_accepts_valid_object(
     assert stored["spec"][field] == manifest["spec"][field]
 
 
-def test_kubernetes_core_k8s_applies_a_manifest_list(rehearsal_namespace):
+def test_a_manifest_list_applies_and_its_deployment_rolls_out(rehearsal_namespace):
     playbook = Path(__file__).parent / "playbooks" / "rehearsal_apply.yml"
     env = ansible_env(
         KUBECONFIG=rehearsal_env()["KUBECONFIG"], K8S_AUTH_KUBECONFIG=rehearsal_env()["K8S_AUTH_KUBECONFIG"]
