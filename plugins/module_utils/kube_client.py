@@ -17,6 +17,7 @@ import ssl
 import tempfile
 import urllib.parse
 
+from ansible_collections.forumops.discourse.plugins.module_utils import rbac
 from ansible_collections.forumops.discourse.plugins.module_utils.kubeconfig import (
     ExecCredentials,
     KubeError,
@@ -275,6 +276,7 @@ class KubeClient:
         response, data = self._send(method, url, payload, content_type)
         if response.status == 401 and self.refresh_credential():
             response, data = self._send(method, url, payload, content_type)
+        rbac.record(method, path, query, response.status)
         try:
             decoded = json.loads(data) if data else {}
         except ValueError:

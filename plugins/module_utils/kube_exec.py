@@ -19,6 +19,7 @@ import os
 import struct
 import urllib.parse
 
+from ansible_collections.forumops.discourse.plugins.module_utils import rbac
 from ansible_collections.forumops.discourse.plugins.module_utils.kube_client import KubeError
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
@@ -145,7 +146,8 @@ def messages(stream, send):
 
 def run(client, namespace, pod, command, container=None, timeout=3600):
     """Run ``command`` (argv list) in the pod; returns collect()'s result once it exits."""
-    path = client.prefix + f"/api/v1/namespaces/{namespace}/pods/{pod}/exec?" + exec_query(command, container)
+    query = exec_query(command, container)
+    path = client.prefix + f"/api/v1/namespaces/{namespace}/pods/{pod}/exec?" + query
     for attempt in (1, 2):
         key = base64.b64encode(os.urandom(16)).decode("ascii")
         credentials = client.headers()  # first: an exec plugin's client certificate sets up the TLS
@@ -170,6 +172,7 @@ def run(client, namespace, pod, command, container=None, timeout=3600):
             status, response_headers = _read_head(stream)
             if status == 401 and attempt == 1 and client.refresh_credential():
                 continue
+            rbac.record("GET", f"/api/v1/namespaces/{namespace}/pods/{pod}/exec", query, status)
             if status != 101:
                 raise _refusal(status, response_headers, stream, namespace, pod)
             if response_headers.get("sec-websocket-accept") != accept_key(key):

@@ -20,10 +20,10 @@ description:
     C(resourceVersion) moved); a server-side apply that changes nothing is not stored.
   - Secret values are never returned or shown in a diff; their keys are, with the value
     C(<redacted>).
-  - Connection options set with C(module_defaults) for C(group/forumops.discourse.discourse) apply to this
-    action too, so one play-level C(kubeconfig) serves both.
-  - Credentials from kubeconfig exec plugins or auth providers are not supported; use a client
-    certificate or a bearer token (C(token), C(tokenFile), O(api_key)).
+  - Connection options set with C(module_defaults) for C(group/forumops.discourse.discourse) apply, so
+    one play-level C(kubeconfig) serves every module of the collection that talks to the API.
+  - The kubeconfig is read as kubectl reads it, exec credential plugins and proxies included;
+    C(auth-provider) users are refused naming it.
 author:
   - forumops engineering (@forumops)
 options:

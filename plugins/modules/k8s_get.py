@@ -15,8 +15,7 @@ description:
     process with the small REST client the M(forumops.discourse.k8s_apply) action uses; on any other
     connection this module runs on the host.
   - Secrets are returned with their data, as C(k8s_info) does; give such tasks C(no_log) true.
-  - Connection options set with C(module_defaults) for C(group/forumops.discourse.discourse) apply to this
-    action too.
+  - Connection options set with C(module_defaults) for C(group/forumops.discourse.discourse) apply.
 author:
   - forumops engineering (@forumops)
 options:
