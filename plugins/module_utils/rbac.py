@@ -151,33 +151,25 @@ def deployer_objects(namespace, subject, rules_by_scope=None):
     if subject.get("kind") == "ServiceAccount":
         subject.setdefault("namespace", namespace)
     else:
-        subject["apiGroup"] = "rbac.authorization.k8s.io"
+        subject["apiGroup"] = "rbac.authorization.k8s.io"  # User and Group subjects need it
     labels = {"app.kubernetes.io/managed-by": "forumops.discourse", "app.kubernetes.io/part-of": "discourse"}
     site_name = f"{NAME}-{namespace}"
     namespace_rules = [dict(entry, resourceNames=[namespace]) for entry in found["namespace"]]
 
-    def role(kind, name, rules, in_namespace=None):  # pylint: disable=redefined-outer-name
+    group = "rbac.authorization.k8s.io"
+
+    def rbac_object(kind, name, in_namespace=None, **body):
         meta = {"name": name, "labels": labels}
         if in_namespace:
             meta["namespace"] = in_namespace
-        return {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": kind,
-            "metadata": meta,
-            "rules": rules,
-        }
+        return {"apiVersion": f"{group}/v1", "kind": kind, "metadata": meta, **body}
+
+    def role(kind, name, granted, in_namespace=None):
+        return rbac_object(kind, name, in_namespace, rules=granted)
 
     def binding(kind, name, role_kind, role_name, in_namespace=None):
-        meta = {"name": name, "labels": labels}
-        if in_namespace:
-            meta["namespace"] = in_namespace
-        return {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": kind,
-            "metadata": meta,
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role_name},
-            "subjects": [subject],
-        }
+        ref = {"apiGroup": group, "kind": role_kind, "name": role_name}
+        return rbac_object(kind, name, in_namespace, roleRef=ref, subjects=[subject])
 
     return [
         role("ClusterRole", NAME, found["cluster"]),

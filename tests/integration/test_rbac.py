@@ -28,6 +28,7 @@ from tests.fixtures.rehearsal import (
     KUBECONFIG,
     STATE_DIR,
     apply_manifest,
+    cnpg_backup_completed,
     fresh_namespace,
     kubectl,
     play_operator,
@@ -37,16 +38,6 @@ pytestmark = pytest.mark.rehearsal
 
 MANIFEST_B = "tests/integration/inventories/upgrade/manifest-b.json"
 BACKUP = "rbac-backup"
-
-
-def backup_completed():
-    return {
-        "phase": "completed",
-        "method": "plugin",
-        "backupId": "20261202T010000",
-        "startedAt": "2026-12-02T01:00:00Z",
-        "stoppedAt": "2026-12-02T01:01:00Z",
-    }
 
 
 STEPS = [
@@ -72,7 +63,9 @@ def run_step(namespace, kubeconfig, env, step):
     args = example_args(playbook, namespace, *connection, *extra, state_dir=STATE_DIR)
     if name == "backup":
         process = start_playbook(*args, env=env)
-        output = play_operator(process, "backups.postgresql.cnpg.io", BACKUP, namespace, backup_completed())
+        output = play_operator(
+            process, "backups.postgresql.cnpg.io", BACKUP, namespace, cnpg_backup_completed()
+        )
         return name, process.returncode, output
     completed = run_tool("ansible-playbook", *args, env=env)
     return name, completed.returncode, completed.stdout + completed.stderr

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from tests.fixtures.ansible import example_args, play_recap, run_example, start_playbook
-from tests.fixtures.rehearsal import STATE_DIR, kubectl, kubectl_json, play_operator
+from tests.fixtures.rehearsal import STATE_DIR, cnpg_backup_completed, kubectl, kubectl_json, play_operator
 
 pytestmark = pytest.mark.rehearsal
 
@@ -86,16 +86,6 @@ def test_upgrade_then_rollback_on_the_example_inventory(ansible, rehearsal_names
     assert web_image(ns) == IMAGE_B
 
 
-def backup_completed():
-    return {
-        "phase": "completed",
-        "method": "plugin",
-        "backupId": "20261202T010000",
-        "startedAt": "2026-12-02T01:00:00Z",
-        "stoppedAt": "2026-12-02T01:01:00Z",
-    }
-
-
 def test_backup_and_restore_on_the_example_inventory(ansible, rehearsal_namespace):
     ns = rehearsal_namespace
     ok("playbooks/site.yml", ns)
@@ -109,7 +99,7 @@ def test_backup_and_restore_on_the_example_inventory(ansible, rehearsal_namespac
             state_dir=STATE_DIR,
         )
     )
-    output = play_operator(process, "backups.postgresql.cnpg.io", "drill-backup", ns, backup_completed())
+    output = play_operator(process, "backups.postgresql.cnpg.io", "drill-backup", ns, cnpg_backup_completed())
     assert process.returncode == 0, output[-6000:]
 
     # Reported (item 1): `-e discourse_backup_confirm_delete_old_cluster=false` deleted the old Cluster.

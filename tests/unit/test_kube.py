@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from ansible_collections.forumops.discourse.plugins.module_utils import kube, kube_client
+from ansible_collections.forumops.discourse.plugins.module_utils import kube, kube_client, kube_wait
 from ansible_collections.forumops.discourse.plugins.module_utils import kubeconfig as kc
 
 CA = b"-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n"
@@ -318,11 +318,11 @@ def deployment(generation=2, observed=2, want=3, replicas=3, updated=3, availabl
 
 
 def test_a_deployment_is_ready_when_observed_updated_available_and_no_old_pod_left():
-    assert kube.readiness(deployment()) == (True, None)
-    assert kube.readiness(deployment(observed=1)) == (False, None)
-    assert kube.readiness(deployment(replicas=4)) == (False, None)  # an old ReplicaSet's pod is left
-    assert kube.readiness(deployment(updated=2, replicas=2)) == (False, None)
-    assert kube.readiness(deployment(available=2)) == (False, None)
+    assert kube_wait.readiness(deployment()) == (True, None)
+    assert kube_wait.readiness(deployment(observed=1)) == (False, None)
+    assert kube_wait.readiness(deployment(replicas=4)) == (False, None)  # an old ReplicaSet's pod is left
+    assert kube_wait.readiness(deployment(updated=2, replicas=2)) == (False, None)
+    assert kube_wait.readiness(deployment(available=2)) == (False, None)
 
 
 def test_a_deployment_past_its_progress_deadline_fails():
@@ -337,7 +337,7 @@ def test_a_deployment_past_its_progress_deadline_fails():
             }
         ],
     )
-    assert kube.readiness(stuck) == (False, "Deployment f/web exceeded its progress deadline: slow")
+    assert kube_wait.readiness(stuck) == (False, "Deployment f/web exceeded its progress deadline: slow")
 
 
 def test_a_statefulset_is_ready_when_all_replicas_are_ready_on_the_update_revision():
@@ -352,16 +352,16 @@ def test_a_statefulset_is_ready_when_all_replicas_are_ready_on_the_update_revisi
             "updateRevision": "v-1",
         },
     }
-    assert kube.readiness(sts) == (True, None)
-    assert kube.readiness(dict(sts, status=dict(sts["status"], updateRevision="v-2"))) == (False, None)
-    assert kube.readiness(dict(sts, status=dict(sts["status"], readyReplicas=0))) == (False, None)
+    assert kube_wait.readiness(sts) == (True, None)
+    assert kube_wait.readiness(dict(sts, status=dict(sts["status"], updateRevision="v-2"))) == (False, None)
+    assert kube_wait.readiness(dict(sts, status=dict(sts["status"], readyReplicas=0))) == (False, None)
 
 
 def test_a_job_is_ready_when_complete_and_fails_with_a_hint_when_failed():
     job = {"kind": "Job", "metadata": {"name": "m", "namespace": "f"}, "status": {}}
-    assert kube.readiness(job) == (False, None)
+    assert kube_wait.readiness(job) == (False, None)
     complete = dict(job, status={"conditions": [{"type": "Complete", "status": "True"}]})
-    assert kube.readiness(complete) == (True, None)
+    assert kube_wait.readiness(complete) == (True, None)
     failed = dict(
         job,
         status={
@@ -370,7 +370,7 @@ def test_a_job_is_ready_when_complete_and_fails_with_a_hint_when_failed():
             ]
         },
     )
-    assert kube.readiness(failed) == (
+    assert kube_wait.readiness(failed) == (
         False,
         "Job f/m failed (BackoffLimitExceeded: limit). Read its pods' logs (kubectl logs -n f job/m), "
         "fix the cause, delete the Job and run again: an existing Job is not re-run",
@@ -382,15 +382,15 @@ def test_a_wait_condition_matches_type_status_and_reason():
         "kind": "Cluster",
         "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Healthy"}]},
     }
-    assert kube.readiness(cluster, {"type": "Ready"}) == (True, None)
-    assert kube.readiness(cluster, {"type": "Ready", "status": "False"}) == (False, None)
-    assert kube.readiness(cluster, {"type": "Ready", "reason": "Other"}) == (False, None)
-    assert kube.readiness(cluster, {"type": "Available"}) == (False, None)
+    assert kube_wait.readiness(cluster, {"type": "Ready"}) == (True, None)
+    assert kube_wait.readiness(cluster, {"type": "Ready", "status": "False"}) == (False, None)
+    assert kube_wait.readiness(cluster, {"type": "Ready", "reason": "Other"}) == (False, None)
+    assert kube_wait.readiness(cluster, {"type": "Available"}) == (False, None)
 
 
 def test_other_kinds_are_ready_when_they_exist():
-    assert kube.readiness({"kind": "ConfigMap", "metadata": {"name": "e"}}) == (True, None)
-    assert kube.readiness(None) == (False, None)
+    assert kube_wait.readiness({"kind": "ConfigMap", "metadata": {"name": "e"}}) == (True, None)
+    assert kube_wait.readiness(None) == (False, None)
 
 
 # the client ---------------------------------------------------------------------------------------
@@ -428,7 +428,7 @@ def test_a_wait_reports_what_it_waits_for_at_the_first_poll_and_every_ten_second
     def sleep(seconds):
         now[0] += 6
 
-    kube.wait_for_objects(
+    kube_wait.wait_for_objects(
         client, [pending], [pending], "present", None, None, 600, 1, sleep, lambda: now[0], heard.append
     )
 
