@@ -70,7 +70,8 @@ unit: setup ## Unit tests (pure functions, no servers)
 # Two workers, each taking whole files (module fixtures such as a converged site stay in one worker):
 # the tests mostly wait on playbooks and the API server, so two run in about 11 minutes instead of 19.
 integration: setup rehearsal-up ## Integration tests against real servers and the rehearsal cluster
-	$(PYTEST) -n 2 --dist loadfile tests/integration
+	$(PYTEST) -n 2 --dist loadfile -m "not serial" tests/integration
+	$(PYTEST) -m serial tests/integration
 
 molecule: setup rehearsal-up ## Every molecule scenario against the rehearsal cluster
 	tools/molecule-all

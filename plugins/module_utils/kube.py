@@ -417,6 +417,7 @@ GET_SPEC = dict(
     namespace={"type": "str"},
     label_selectors={"type": "list", "elements": "str", "default": []},
     field_selectors={"type": "list", "elements": "str", "default": []},
+    managed_fields={"type": "bool", "default": False},
     wait=APPLY_SPEC["wait"],
     wait_condition=APPLY_SPEC["wait_condition"],
     wait_timeout=APPLY_SPEC["wait_timeout"],
@@ -501,8 +502,9 @@ def run_get(client, params, progress=None):
             time.monotonic,
             progress,
         )
-    for item in found:
-        (item.get("metadata") or {}).pop("managedFields", None)
+    if not params.get("managed_fields"):
+        for item in found:
+            (item.get("metadata") or {}).pop("managedFields", None)
     return {"changed": False, "resources": found, "api_found": True}
 
 

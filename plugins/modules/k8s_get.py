@@ -43,6 +43,10 @@ options:
     type: list
     elements: str
     default: []
+  managed_fields:
+    description: Keep C(metadata.managedFields) in the objects (to check which field manager owns what).
+    type: bool
+    default: false
   wait:
     description:
       - Wait until the object(s) are ready, with the readiness rules of M(forumops.discourse.k8s_apply)
@@ -81,7 +85,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 resources:
-  description: The objects found (without C(metadata.managedFields)); empty when none matched.
+  description:
+    - The objects found (without C(metadata.managedFields) unless O(managed_fields)); empty when none matched.
   returned: always
   type: list
   elements: dict

@@ -182,8 +182,12 @@ def test_a_cluster_without_what_the_site_needs_fails_listing_it_before_any_chang
     ) in flat
 
 
+@pytest.mark.serial
 def test_an_operator_installed_but_not_ready_is_named_with_its_status(ansible, rehearsal_namespace):
-    """Reported (issue 22, item 12): preflight said "install it" for an installed operator."""
+    """Reported (issue 22, item 12): preflight said "install it" for an installed operator.
+
+    It scales the one CloudNativePG operator stand-in to zero, which fails every other site's
+    preflight meanwhile: it runs alone (marker serial, make integration)."""
     ns = rehearsal_namespace
     operator = ("deployment", "cnpg-controller-manager", "-n", "cnpg-system")
     kubectl("scale", *operator, "--replicas=0")
