@@ -4,7 +4,7 @@
 
 With FORUMOPS_KUBE_RECORD=<file> set, KubeClient appends one JSON line per API request (method,
 path, query). ``request_attributes`` turns a request into the attributes the API server authorizes
-(k8s.io/apiserver pkg/endpoints/request/requestinfo.go: verb from the method, get vs list by a name
+(k8s.io/apiserver v0.36.1 pkg/endpoints/request/requestinfo.go: verb from the method, get vs list by a name
 in the path, watch=true, resources and subresources by position); ``rules`` folds them into
 Role and ClusterRole rules. RULES is what a converge, an upgrade and a backup of the example site
 call (tests/integration/test_rbac.py checks that it still is, and that it is enough and minimal);
@@ -100,7 +100,8 @@ def request_attributes(method, path, query="", status=None):
     if method == "PATCH" and status == 201:
         verbs.append("create")
     if subresource == "exec":
-        verbs = ["create"]  # an exec stream is authorized as create on pods/exec, also over GET
+        # create on pods/exec, also over a WebSocket GET (AuthorizePodWebsocketUpgradeCreatePermission)
+        verbs = ["create"]
     return {
         "verbs": verbs,
         "group": group,

@@ -4,7 +4,10 @@ Upstream: kubernetes/apiserver v0.36.1 pkg/endpoints/request/requestinfo.go (ver
 GET of a name is get, of a collection list (watch=true: watch), POST create, PUT update, PATCH patch,
 DELETE delete or deletecollection; /api/v1/namespaces/<ns> is the Namespace itself; the part after
 the name is the subresource); pkg/endpoints/handlers/patch.go (an apply to a missing object is also
-a create, answered 201); RBAC's pods/exec is authorized as create.
+a create: createAuthorizerAttributes with Verb "create"); kubernetes/kubernetes v1.36.3
+pkg/features/kube_features.go and pkg/registry/core/pod/rest/subresources.go
+(AuthorizePodWebsocketUpgradeCreatePermission, on by default since 1.35: exec over a WebSocket GET
+is authorized as create on pods/exec). All read from the Go module proxy's zips of those versions.
 """
 
 import json
