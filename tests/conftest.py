@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.fixtures.valkey",
     "tests.fixtures.s3",
     "tests.fixtures.rehearsal",
+    "tests.fixtures.backup_db",
 ]

@@ -15,6 +15,10 @@ Upstream facts this follows (discourse/discourse lib/backup_restore and script/d
   a plain-format dump of schema public, without OWNER TO and GRANT statements.
 * The S3 store keeps backups under ``<s3_backup_bucket>/<current_db>/`` (``default`` for a single
   site) and lists keys matching ``[^/]*\\.t?gz``.
+* ``Creator`` since 2026 (lib/backup_restore/creator.rb at 7e1a51f603485d66988b3b65a7e51cddfefa4cf8)
+  names every backup ``<title>-<timestamp>-v<Discourse version, dots as dashes>-<schema version>.tar``:
+  a plain tar (``ArchiveWriter``) holding the directory-format dump (``pg_dump --format=directory
+  --jobs=N --compress=4``, ``db/toc.dat`` and ``db/<id>.dat.gz``) and, with uploads, the uploads.
 * Restore reads the version from the file name (``-v(\\d{14})``) and refuses a backup whose version
   is newer than the running code's schema; it drops the lines starting with ``DROP SCHEMA``,
   ``CREATE SCHEMA``, ``COMMENT ON SCHEMA`` and ``SET default_table_access_method`` (sed) and pipes
@@ -41,14 +45,23 @@ from datetime import datetime, timezone
 VERSION_PREFIX = "v"
 TIMESTAMP_FORMAT = "%Y-%m-%d-%H%M%S"
 SQL_SUFFIX = ".sql.gz"
-# Discourse's own rule for the schema version of any backup file (MetaDataHandler).
-DISCOURSE_VERSION_RE = re.compile(r"-" + VERSION_PREFIX + r"(\d{14})")
-# Discourse's S3 listing rule (S3BackupStore#file_regex) applied to a base name.
-DISCOURSE_LIST_RE = re.compile(r"\A[^/]*\.t?gz\Z", re.IGNORECASE)
-# The names this collection writes: exactly Backuper's SQL-only name.
+TAR_SUFFIX = ".tar"
+# The three kinds of backup file Discourse writes: SQL only, SQL with uploads (both before 2026), and
+# the 2026 Creator's tar of a directory-format dump (with or without uploads).
+KIND_SQL, KIND_TAR_GZ, KIND_TAR = "sql.gz", "tar.gz", "tar"
+# Discourse's own rule for the schema version of a .sql.gz/.tar.gz (MetaDataHandler), and the
+# schema version the 2026 Creator puts last in a .tar's name.
+DISCOURSE_VERSION_RE = re.compile(r"-" + VERSION_PREFIX + r"(\d{14})|-(\d{14})\.tar\Z")
+# Discourse's S3 listing rule (S3BackupStore#file_regex, [^/]*\.t?gz) applied to a base name, with
+# the 2026 Creator's .tar (it uploads that name; the store's newer listing rule is not readable here).
+DISCOURSE_LIST_RE = re.compile(r"\A[^/]*\.(?:t?gz|tar)\Z", re.IGNORECASE)
+# The names Discourse writes and this collection reads: Backuper's two, and Creator's .tar (its
+# Discourse version part is Discourse::VERSION::STRING with dots as dashes: 2026-1-0-latest).
 FILENAME_RE = re.compile(
-    r"\A(?P<prefix>[a-z0-9]+(?:-[a-z0-9]+)*?)-(?P<timestamp>\d{4}-\d{2}-\d{2}-\d{6})"
-    r"-" + VERSION_PREFIX + r"(?P<version>\d{14})(?P<suffix>\.sql\.gz|\.tar\.gz)\Z"
+    r"\A(?P<prefix>[a-z0-9]+(?:-[a-z0-9]+)*?)-(?P<timestamp>\d{4}-\d{2}-\d{2}-\d{6})-"
+    + VERSION_PREFIX
+    + r"(?:(?P<version>\d{14})(?P<suffix>\.sql\.gz|\.tar\.gz)"
+    r"|(?P<discourse>[0-9A-Za-z]+(?:-[0-9A-Za-z]+)*?)-(?P<tar_version>\d{14})\.tar)\Z"
 )
 # Lines deleted from the schema part of a dump before psql sees it: DatabaseRestorer#sed_command's
 # (lib/backup_restore/database_restorer.rb), and what a pg_dump newer than the target writes:
@@ -123,35 +136,45 @@ def basename(key):
 
 
 def parse_filename(key):
-    """Split a backup key (or file name) into prefix, UTC timestamp, version and kind.
+    """Split a backup key (or file name) into prefix, UTC timestamp, schema version and kind.
 
-    Raises BackupError for a name Discourse would not restore or that this collection did not
-    name: the version must be a 14-digit -v<version> and the timestamp real.
+    kind is KIND_SQL, KIND_TAR_GZ or KIND_TAR; ``discourse`` is the Discourse version a .tar names
+    (None for the older kinds). Raises BackupError for a name Discourse would not restore: the
+    version must be a 14-digit schema version and the timestamp real.
     """
     name = basename(key)
     match = FILENAME_RE.match(name)
     if match is None:
         raise BackupError(
-            f"{name!r} is not a Discourse backup file name "
-            "(<site>-<YYYY-mm-dd-HHMMSS>-v<14-digit version>.sql.gz)"
+            f"{name!r} is not a Discourse backup file name (<site>-<YYYY-mm-dd-HHMMSS>-v<14-digit "
+            "version>.sql.gz or .tar.gz, or <site>-<YYYY-mm-dd-HHMMSS>-v<Discourse version>-<14-digit "
+            "version>.tar)"
         )
     try:
         when = datetime.strptime(match.group("timestamp"), TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)  # noqa: UP017
     except ValueError as exc:
         raise BackupError(f"{name!r}: {match.group('timestamp')} is not a date and time") from exc
+    if match.group("tar_version"):
+        kind, version = KIND_TAR, match.group("tar_version")
+    else:
+        kind, version = (
+            (KIND_SQL if match.group("suffix") == SQL_SUFFIX else KIND_TAR_GZ),
+            match.group("version"),
+        )
     return {
         "filename": name,
         "prefix": match.group("prefix"),
         "timestamp": when,
-        "version": match.group("version"),
-        "sql_only": match.group("suffix") == SQL_SUFFIX,
+        "version": version,
+        "kind": kind,
+        "discourse": match.group("discourse"),
     }
 
 
 def discourse_version(key):
     """The schema version Discourse's restore reads from a file name, or None when it finds none."""
     match = DISCOURSE_VERSION_RE.search(basename(key))
-    return match.group(1) if match else None
+    return (match.group(1) or match.group(2)) if match else None
 
 
 def listed_by_discourse(key, folder=DEFAULT_S3_FOLDER):
@@ -350,7 +373,8 @@ def discourse_commands(
         name = basename(filename)
         if discourse_version(name) is None or not DISCOURSE_LIST_RE.match(name):
             raise BackupError(
-                f"{name!r}: Discourse restores only files named ...-v<14-digit version>.tar.gz or .sql.gz"
+                f"{name!r}: Discourse restores only files named ...-v<14-digit version>.tar.gz or .sql.gz, "
+                "or ...-v<Discourse version>-<14-digit version>.tar"
             )
         emails = [] if disable_emails else ["--no-disable-emails"]
         commands["restore"] = shlex.join(["discourse", "restore", *emails, name])

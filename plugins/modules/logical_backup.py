@@ -196,6 +196,7 @@ def list_backups(client, s3, site):
             "key": info["key"],
             "filename": info["filename"],
             "version": info["version"],
+            "kind": info["kind"],
             "timestamp": info["timestamp"].isoformat(),
             "size": sizes[info["key"]],
         }

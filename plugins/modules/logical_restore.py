@@ -5,12 +5,16 @@
 DOCUMENTATION = r"""
 ---
 module: logical_restore
-short_description: Verify a Discourse SQL-only backup in S3 and stream it into a PostgreSQL database
+short_description: Verify a Discourse backup in S3 and stream its database dump into PostgreSQL
 version_added: "0.1.0"
 description:
-  - Restores a backup written by M(forumops.discourse.logical_backup) (or Discourse's own SQL-only
-    backup with a C(sha256) metadata entry) into a database, streaming it from S3 through gunzip into
-    C(psql --single-transaction --variable=ON_ERROR_STOP=1). Nothing is written to disk.
+  - Restores the database of a backup written by M(forumops.discourse.logical_backup) or by Discourse
+    itself into a database, streaming it from S3 into C(psql --single-transaction
+    --variable=ON_ERROR_STOP=1). All three kinds Discourse writes are read - C(.sql.gz) (SQL only),
+    C(.tar.gz) (its C(dump.sql.gz) member) and the C(.tar) of Discourse 2026 (its directory-format
+    dump, which C(pg_restore --file=-) turns into SQL). A C(.sql.gz) or C(.tar.gz) is never written to
+    disk; the dump directory of a C(.tar) is, to a temporary directory, because pg_restore needs random
+    access to it. Uploads in an archive are skipped (counted in RV(uploads_skipped), with a warning).
   - Refuses, before anything is loaded, a backup whose schema version (the C(-v<version>) of its file
     name) is newer than the target's (O(target_version), or the newest migration of the image's build
     manifest O(manifest)), exactly as Discourse's own restore does.
@@ -71,8 +75,10 @@ options:
     default: false
   pg_bin_dir:
     description: >-
-      Directory holding C(psql); empty to pick one from C(/usr/lib/postgresql/*/bin),
-      C(/usr/pgsql-*/bin) and C(PATH): the newest whose major is the server's or older.
+      Directory holding C(psql) (and C(pg_restore) for a C(.tar)); empty to pick them from
+      C(/usr/lib/postgresql/*/bin), C(/usr/pgsql-*/bin) and C(PATH): the newest psql whose major is
+      the server's or older, and the newest pg_restore (it only writes SQL, and reads every older
+      archive).
     type: path
 extends_documentation_fragment:
   - forumops.discourse.postgres
@@ -159,6 +165,19 @@ psql:
   returned: when restored
   type: str
   sample: psql (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)
+kind:
+  description: The kind of backup file, from its name.
+  returned: always
+  type: str
+  choices: [sql.gz, tar.gz, tar]
+pg_restore:
+  description: The pg_restore that read a C(.tar)'s dump directory (its C(--version) line).
+  returned: when a .tar was restored
+  type: str
+uploads_skipped:
+  description: Files outside the database dump (uploads) in the archive, which were not restored.
+  returned: when restored
+  type: int
 created_functions:
   description:
     - The read-only trigger functions of schema C(discourse_functions) the restore created before the
@@ -174,7 +193,12 @@ import hashlib  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.forumops.discourse.plugins.module_utils import backup, backup_io, migrations  # noqa: E402
+from ansible_collections.forumops.discourse.plugins.module_utils import (  # noqa: E402
+    backup,
+    backup_archive,
+    backup_io,
+    migrations,
+)
 
 READ_SIZE = 1 << 20
 
@@ -199,37 +223,37 @@ def object_sha256(client, bucket, key):
     return digest.hexdigest()
 
 
-def stream_restore(client, bucket, key, command, env, expected_sha256=None):
-    """Stream the object through gunzip and Discourse's filter into psql (one transaction).
+def stream_restore(client, bucket, key, kind, command, env, expected_sha256=None, pg_restore=None):
+    """Stream the dump inside the object through Discourse's filter into psql (one transaction).
 
-    When expected_sha256 is given, the bytes are hashed while streaming and psql is killed before it
-    reaches the end of its input (so its single transaction never commits) on a mismatch or a
-    truncated gzip stream. Returns the filter (its dropped statements and created functions).
+    The object's bytes are hashed while they are read; psql is killed before it reaches the end of
+    its input (so its single transaction never commits) when they do not match expected_sha256, or
+    the object is damaged or incomplete. Returns (the filter: its dropped statements and created
+    functions, the archive reader: its skipped uploads).
     """
     process = backup.start_stream(command, env, reading=False)
     drainer, stderr_lines = backup_io.drain_stderr(process)
     digest = hashlib.sha256()
-    decompressor = backup.gzip_decompressor()
+    body = client.get_object(Bucket=bucket, Key=key)["Body"]
+    archive = backup_archive.ArchiveReader(
+        backup_archive.HashingReader(body.iter_chunks(READ_SIZE), digest), kind, key, pg_restore
+    )
     sql_filter = backup.SqlHeaderFilter()
     problem = None
     try:
-        body = client.get_object(Bucket=bucket, Key=key)["Body"]
-        for chunk in body.iter_chunks(READ_SIZE):
-            digest.update(chunk)
-            process.stdin.write(sql_filter.feed(decompressor.decompress(chunk)))
+        for sql in archive.sql():
+            process.stdin.write(sql_filter.feed(sql))
         if expected_sha256 is not None and digest.hexdigest() != expected_sha256:
             problem = (
                 f"the object's bytes changed while it was restored (sha256 {digest.hexdigest()}, "
-                f"recorded {expected_sha256}); psql was stopped before committing"
+                f"recorded {expected_sha256})"
             )
-        elif not decompressor.eof:
-            problem = "the gzip stream is truncated; psql was stopped before committing"
         else:
-            process.stdin.write(sql_filter.feed(decompressor.flush()) + sql_filter.flush())
+            process.stdin.write(sql_filter.flush())
     except BrokenPipeError:
         pass  # psql stopped at an error (ON_ERROR_STOP): reported below from its exit status
-    except backup.GZIP_ERRORS as exc:
-        problem = f"the object is not a valid gzip stream ({exc}); psql was stopped before committing"
+    except backup.BackupError as exc:
+        problem = str(exc)
     except BaseException:
         process.kill()
         process.wait()
@@ -237,7 +261,7 @@ def stream_restore(client, bucket, key, command, env, expected_sha256=None):
     if problem is not None:
         process.kill()
         process.wait()
-        raise backup.BackupError(problem)
+        raise backup.BackupError(f"{problem}; psql was stopped before committing")
     with contextlib.suppress(BrokenPipeError):
         process.stdin.close()
     process.wait()
@@ -247,7 +271,7 @@ def stream_restore(client, bucket, key, command, env, expected_sha256=None):
             f"psql exited with status {process.returncode}; the transaction was rolled back: "
             + " | ".join(stderr_lines[-5:])
         )
-    return sql_filter
+    return sql_filter, archive
 
 
 def target_version(params):
@@ -291,8 +315,10 @@ def main():
         key = params["key"] or newest_key(client, s3, params["site"])
         info = backup.parse_filename(key)
         result.update(key=key, filename=info["filename"], schema_version=info["version"])
-        if not info["sql_only"]:
-            raise backup.BackupError(f"{info['filename']}: only SQL-only backups (.sql.gz) can be streamed")
+        result["kind"] = info["kind"]
+        pg_restore = None
+        if info["kind"] == backup.KIND_TAR:
+            pg_restore, result["pg_restore"] = backup_archive.newest_pg_restore(params["pg_bin_dir"])
 
         # 1. The version: refuse a backup newer than the target's code, before reading it.
         result["target_version"] = target_version(params)
@@ -333,7 +359,15 @@ def main():
         command, env, result["psql"] = backup_io.pg_client_command(
             backup.psql_restore_command, "psql", db, params["pg_bin_dir"]
         )
-        sql_filter = stream_restore(client, s3["bucket"], key, command, env, recorded)
+        sql_filter, archive = stream_restore(
+            client, s3["bucket"], key, info["kind"], command, env, recorded, pg_restore
+        )
+        result["uploads_skipped"] = archive.uploads_skipped
+        if archive.uploads_skipped:
+            module.warn(
+                f"{key} carries {archive.uploads_skipped} upload files; the logical method restores the "
+                "database only (the site's uploads stay in its uploads bucket)"
+            )
         result["dropped_statements"] = sql_filter.dropped
         result["created_functions"] = sql_filter.created
         result["restored"] = True

@@ -19,8 +19,8 @@ import sys
 import pytest
 
 from tests.fixtures.ansible import REPO_ROOT, VENV_BIN, ansible_env
+from tests.fixtures.backup_db import BUCKET, NEWEST, seed
 from tests.fixtures.rehearsal import KUBECONFIG, kubectl_json, wait_for
-from tests.integration.test_backup_logical import BUCKET, NEWEST, seed
 
 PLAYBOOK = "tests/integration/playbooks/backup_role.yml"
 MODULE_UTILS = REPO_ROOT / "plugins" / "module_utils" / "backup.py"

@@ -9,153 +9,29 @@ target's schema are refused before anything is loaded.
 
 import gzip
 import hashlib
-import json
 import re
 
 import pytest
 
-from tests.fixtures.ansible import ansible_env
+from tests.fixtures.backup_db import (
+    BUCKET,
+    NEWEST,
+    READONLY_COLUMN,
+    SITE,
+    TABLES,
+    TRIGGERS_SQL,
+    VERSIONS,
+    db_args,
+    fingerprint,
+    fresh_database,
+    run,
+    s3_args,
+)
 from tests.fixtures.postgres import DEBIAN_BIN_DIRS
 
 pytestmark = [pytest.mark.postgres, pytest.mark.s3]
 
-PLAYBOOK = "tests/integration/playbooks/backup_logical.yml"
-SITE = "Forum.Example.com"
-BUCKET = "forum-backups"
-VERSIONS = ["20240101000000", "20250115093000", "20250301120000"]
-NEWEST = VERSIONS[-1]
-# Discourse's own rules: MetaDataHandler reads -v(\d{14}); S3BackupStore lists [^/]*\.t?gz.
 DISCOURSE_NAME_RE = re.compile(r"\Aforum-example-com-\d{4}-\d{2}-\d{2}-\d{6}-v(\d{14})\.sql\.gz\Z")
-
-SCHEMA = """
-CREATE EXTENSION IF NOT EXISTS hstore;
-CREATE EXTENSION IF NOT EXISTS pg_trgm;
-CREATE TABLE schema_migrations (version character varying NOT NULL PRIMARY KEY);
-CREATE TABLE users (
-  id serial PRIMARY KEY, username varchar(60) NOT NULL, email text NOT NULL,
-  created_at timestamp NOT NULL, custom_fields hstore);
-CREATE UNIQUE INDEX index_users_on_username ON users (lower(username));
-CREATE TABLE topics (
-  id serial PRIMARY KEY, title varchar NOT NULL, user_id integer REFERENCES users(id),
-  created_at timestamp NOT NULL, views integer DEFAULT 0);
-CREATE TABLE posts (
-  id bigserial PRIMARY KEY, topic_id integer NOT NULL REFERENCES topics(id),
-  user_id integer REFERENCES users(id), post_number integer NOT NULL, raw text NOT NULL,
-  cooked text, meta hstore, created_at timestamp NOT NULL);
-CREATE INDEX index_posts_on_raw_trgm ON posts USING gin (raw gin_trgm_ops);
-CREATE INDEX index_posts_on_meta ON posts USING gist (meta);
-CREATE INDEX index_topics_on_title_trgm ON topics USING gist (title gist_trgm_ops);
-"""
-SEED = """
-INSERT INTO users (username, email, created_at, custom_fields)
-  SELECT 'user' || i, 'user' || i || '@example.com', timestamp '2024-01-01' + i * interval '1 hour',
-         hstore(ARRAY['locale', 'n'], ARRAY[CASE WHEN i % 2 = 0 THEN 'en' ELSE 'de' END, i::text])
-  FROM generate_series(1, 500) AS i;
-INSERT INTO topics (title, user_id, created_at, views)
-  SELECT 'Topic number ' || i || ' about ' || md5(i::text), 1 + i % 500,
-         timestamp '2024-02-01' + i * interval '1 minute', i * 7 % 1000
-  FROM generate_series(1, 1000) AS i;
-INSERT INTO posts (topic_id, user_id, post_number, raw, cooked, meta, created_at)
-  SELECT 1 + i % 1000, 1 + i % 500, i / 1000 + 1,
-         'Post ' || i || E' with tab\\tand newline\\n and quote '' and backslash \\\\ '
-           || repeat(md5(i::text), 3),
-         '<p>' || i || '</p>', hstore('likes', (i % 13)::text),
-         timestamp '2024-03-01' + i * interval '1 second'
-  FROM generate_series(1, 4000) AS i;
-"""
-TABLES = ["schema_migrations", "users", "topics", "posts"]
-
-
-def seed(server, dbname):
-    server.query(SCHEMA, dbname)
-    for version in VERSIONS:
-        server.query("INSERT INTO schema_migrations (version) VALUES (%s)", dbname, (version,))
-    server.query(SEED, dbname)
-
-
-def fingerprint(server, dbname):
-    """Per table: row count and md5 of all rows in a fixed order; sequences; index definitions."""
-    result = {}
-    for table in TABLES:
-        count, digest = server.query(
-            "SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), ''))"
-            f" FROM {table} t",
-            dbname,
-        )[0]
-        result[table] = (count, digest)
-    result["sequences"] = server.query(
-        "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = 'public' ORDER BY 1", dbname
-    )
-    result["indexes"] = server.query(
-        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1", dbname
-    )
-    return result
-
-
-def fresh_database(server, name):
-    server.query(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    server.query(f'CREATE DATABASE "{name}"')
-    # What the database role puts into template1 for every database Discourse (or a restore) creates.
-    server.query("CREATE EXTENSION hstore; CREATE EXTENSION pg_trgm;", name)
-    return name
-
-
-def db_args(server, dbname):
-    return {
-        "host": server.host,
-        "port": server.port,
-        "database": dbname,
-        "user": server.user,
-        "password": server.password,
-        "sslmode": "disable",
-    }
-
-
-def s3_args(s3):
-    return {
-        "bucket": BUCKET,
-        "endpoint_url": s3.endpoint,
-        "region": s3.region,
-        "access_key_id": s3.access_key_id,
-        "secret_access_key": s3.secret_access_key,
-        "path_style": True,
-    }
-
-
-def run(ansible, tmp_path, module, **variables):
-    """Run the playbook's task for module; return (task result, process)."""
-    args = {"backup_module": module, **{f"backup_{key}": value for key, value in variables.items()}}
-    args_file = tmp_path / f"{module}.json"
-    args_file.write_text(json.dumps(args))
-    proc = ansible(
-        "ansible-playbook",
-        PLAYBOOK,
-        "-e",
-        f"@{args_file}",
-        env=ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json"),
-    )
-    output = json.loads(proc.stdout)
-    index = 0 if module == "logical_backup" else 1
-    return output["plays"][0]["tasks"][index]["hosts"]["localhost"], proc
-
-
-@pytest.fixture
-def bucket(s3_server):
-    s3_server.client().create_bucket(Bucket=BUCKET)
-    return s3_server
-
-
-@pytest.fixture
-def source_db(postgres_server, postgres_db):
-    seed(postgres_server, postgres_db)
-    return postgres_db
-
-
-@pytest.fixture
-def target_db(postgres_server, postgres_db):
-    name = fresh_database(postgres_server, postgres_db[:50] + "_target")
-    yield name
-    postgres_server.query(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def backup(ansible, tmp_path, server, s3, dbname):
@@ -367,28 +243,6 @@ def test_failed_pg_dump_leaves_no_object(ansible, tmp_path, postgres_server, buc
 # Migration::BaseDropper.create_readonly_function and ColumnDropper.mark_readonly as upstream runs
 # them (discourse/discourse lib/migration/base_dropper.rb 02b45d2056886808d520bdb11f6a1d2cdc40d2fd,
 # lib/migration/column_dropper.rb 07189971705e53768525871c3fc838cb2330d027).
-READONLY_COLUMN = """
-ALTER TABLE topics ADD COLUMN legacy_views integer;
-CREATE SCHEMA IF NOT EXISTS discourse_functions;
-CREATE OR REPLACE FUNCTION discourse_functions.raise_topics_legacy_views_readonly() RETURNS trigger AS $rcr$
-  BEGIN
-    RAISE EXCEPTION 'Discourse: legacy_views in topics is readonly';
-  END
-$rcr$ LANGUAGE plpgsql;
-CREATE TRIGGER topics_legacy_views_readonly
-BEFORE INSERT OR UPDATE OF legacy_views
-ON topics
-FOR EACH ROW
-WHEN (NEW.legacy_views IS NOT NULL)
-EXECUTE PROCEDURE discourse_functions.raise_topics_legacy_views_readonly();
-"""
-TRIGGERS_SQL = (
-    "SELECT tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-    "JOIN pg_namespace n ON n.oid = c.relnamespace "
-    "WHERE n.nspname = 'public' AND NOT t.tgisinternal ORDER BY 1"
-)
-
-
 def test_a_read_only_column_trigger_and_its_discourse_function_survive_the_restore(
     ansible, tmp_path, postgres_server, bucket, source_db, target_db
 ):

@@ -11,7 +11,8 @@ import json
 import pytest
 import yaml
 
-from tests.integration.test_backup_logical import BUCKET, NEWEST, SITE, fingerprint, fresh_database, seed
+from tests.fixtures import discourse_archives
+from tests.fixtures.backup_db import BUCKET, NEWEST, READONLY_COLUMN, SITE, fingerprint, fresh_database, seed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.s3]
 
@@ -81,24 +82,23 @@ def site(postgres_server, postgres_db, s3_server):
     return postgres_db
 
 
+def drill_inventory(tmp_path, server, s3, dbname, **extra):
+    admin = {"host": server.host, "port": server.port, "user": server.user, "database": "postgres"}
+    return inventory(
+        tmp_path,
+        server,
+        s3,
+        dbname,
+        discourse_backup_drill_admin_db={**admin, "sslmode": "disable"},
+        discourse_backup_drill_admin_password=server.password,
+        **extra,
+    )
+
+
 def test_backup_then_drill_restores_verifies_and_drops_the_drill_database(
     ansible, tmp_path, postgres_server, s3_server, site
 ):
-    admin = {
-        "host": postgres_server.host,
-        "port": postgres_server.port,
-        "user": postgres_server.user,
-        "database": "postgres",
-        "sslmode": "disable",
-    }
-    inv = inventory(
-        tmp_path,
-        postgres_server,
-        s3_server,
-        site,
-        discourse_backup_drill_admin_db=admin,
-        discourse_backup_drill_admin_password=postgres_server.password,
-    )
+    inv = drill_inventory(tmp_path, postgres_server, s3_server, site)
     made = run(ansible, "playbooks/backup.yml", inv)
     assert made.returncode == 0, made.stdout[-3000:]
     report = debug_report(made.stdout)
@@ -117,6 +117,41 @@ def test_backup_then_drill_restores_verifies_and_drops_the_drill_database(
     assert result["tables"] == 4
     assert result["rows"] == counts == {"users": 500, "topics": 1000, "posts": 4000}
     assert result["kept"] is False
+    leftovers = postgres_server.query(
+        "SELECT datname FROM pg_database WHERE datname ~ %s", args=("_drill_[0-9]{14}$",)
+    )
+    assert leftovers == []
+
+
+def test_drill_restores_discourses_own_tar_with_a_read_only_trigger(
+    ansible, tmp_path, postgres_server, s3_server, site
+):
+    """The newest backup is one Discourse wrote: the .tar of a directory-format dump (creator.rb at
+    7e1a51f603485d66988b3b65a7e51cddfefa4cf8), of a database with a read-only column trigger whose
+    function is in schema discourse_functions (lib/migration/base_dropper.rb). It has no sha256, so
+    the drill loads it only with discourse_backup_logical_allow_unverified."""
+    postgres_server.query(READONLY_COLUMN, site)
+    data = discourse_archives.creator_tar(
+        postgres_server, site, tmp_path / "made", {"original/1X/a.png": b"png"}
+    )
+    key = f"default/forum-example-com-2026-12-03-101500-v2026-1-0-latest-{NEWEST}.tar"
+    s3_server.client().put_object(Bucket=BUCKET, Key=key, Body=data)
+
+    refused = run(
+        ansible, "playbooks/restore_drill.yml", drill_inventory(tmp_path, postgres_server, s3_server, site)
+    )
+    assert refused.returncode != 0
+    assert f"{key} has no sha256 metadata: refusing to restore an unverifiable backup" in refused.stdout
+
+    inv = drill_inventory(
+        tmp_path, postgres_server, s3_server, site, discourse_backup_logical_allow_unverified=True
+    )
+    drill = run(ansible, "playbooks/restore_drill.yml", inv)
+    assert drill.returncode == 0, drill.stdout[-3000:]
+    result = debug_report(drill.stdout)
+    assert (result["key"], result["kind"], result["sha256_verified"]) == (key, "tar", False)
+    assert result["schema_version"] == NEWEST
+    assert result["rows"] == {"users": 500, "topics": 1000, "posts": 4000}
     leftovers = postgres_server.query(
         "SELECT datname FROM pg_database WHERE datname ~ %s", args=("_drill_[0-9]{14}$",)
     )

@@ -47,19 +47,55 @@ def test_parse_filename_round_trips_and_rejects_other_names():
         "prefix": "forum-example-com",
         "timestamp": datetime(2025, 3, 1, 12, 0, 5, tzinfo=UTC),
         "version": "20250301093000",
-        "sql_only": True,
+        "kind": "sql.gz",
+        "discourse": None,
     }
-    assert backup.parse_filename("x-2025-03-01-120005-v20250301093000.tar.gz")["sql_only"] is False
+    assert backup.parse_filename("x-2025-03-01-120005-v20250301093000.tar.gz")["kind"] == "tar.gz"
     for bad in (
         "forum-2025-03-01-120005-v2025030109300.sql.gz",  # 13 digits
         "forum-2025-03-01-120005.sql.gz",  # no version
         "forum-2025-03-01-120005-v20250301093000.sql",  # not gzip
         "Forum-2025-03-01-120005-v20250301093000.sql.gz",  # not parameterized
+        "forum-2025-03-01-120005-v20250301093000.tar",  # a .tar names the Discourse version too
+        "forum-2025-03-01-120005-v2026-1-0-2025030109300.tar",  # 13 digits
+        "forum-2025-03-01-120005-v2026-1-0-20250301093000.tar.gz",  # 2026 names are plain tars
     ):
         with pytest.raises(backup.BackupError, match="is not a Discourse backup file name"):
             backup.parse_filename(bad)
     with pytest.raises(backup.BackupError, match="2025-13-01-120005 is not a date and time"):
         backup.parse_filename("forum-2025-13-01-120005-v20250301093000.sql.gz")
+
+
+def test_parse_filename_reads_the_2026_creators_tar_name():
+    """Creator#initialize_state (discourse/discourse lib/backup_restore/creator.rb at
+    7e1a51f603485d66988b3b65a7e51cddfefa4cf8): "#{filename}-v#{Discourse::VERSION::STRING.tr(".", "-")}
+    -#{BackupRestore.current_database_version}.tar"."""
+    name = "forum-example-com-2026-12-03-101500-v2026-1-0-latest-20261120080000.tar"
+    assert backup.parse_filename("default/" + name) == {
+        "filename": name,
+        "prefix": "forum-example-com",
+        "timestamp": datetime(2026, 12, 3, 10, 15, 0, tzinfo=UTC),
+        "version": "20261120080000",
+        "kind": "tar",
+        "discourse": "2026-1-0-latest",
+    }
+    assert backup.parse_filename("f-2026-12-03-101500-v3-5-0-beta8-dev-20250301093000.tar")["discourse"] == (
+        "3-5-0-beta8-dev"
+    )
+    assert backup.discourse_version(name) == "20261120080000"
+    assert backup.listed_by_discourse("default/" + name)
+    assert backup.discourse_commands(filename=name)["restore"] == (
+        f"discourse restore --no-disable-emails {name}"
+    )
+
+
+def test_sort_backups_picks_the_newest_of_every_kind():
+    keys = [
+        "default/forum-2026-11-01-000000-v20261001000000.sql.gz",
+        "default/forum-2026-12-01-000000-v2026-1-0-latest-20261101000000.tar",
+        "default/forum-2026-11-15-000000-v20261001000000.tar.gz",
+    ]
+    assert [b["kind"] for b in backup.sort_backups(keys, "forum")] == ["tar", "tar.gz", "sql.gz"]
 
 
 def test_sort_backups_is_newest_first_for_one_site():
