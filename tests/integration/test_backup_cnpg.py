@@ -305,11 +305,20 @@ def test_discourse_method_commands_as_data(tmp_path):
 
     restore_file = "forum-a-2025-03-01-120005-v20250301093000.sql.gz"
     expected = backup.discourse_commands(filename=restore_file)
+    # By default the site is backed up first, under a name `latest` never picks.
+    first, *rest = plan(
+        discourse_backup_action="restore",
+        discourse_backup_restore_confirm=True,
+        discourse_backup_discourse_restore_file=restore_file,
+    )
+    assert re.fullmatch(r"discourse backup --sql-only forum-a-before-restore-\d{4}-\d{2}-\d{2}-\d{6}", first)
     assert (
-        plan(
+        rest
+        == plan(
             discourse_backup_action="restore",
             discourse_backup_restore_confirm=True,
             discourse_backup_discourse_restore_file=restore_file,
+            discourse_backup_restore_backup_first=False,
         )
         == [
             expected["enable_restore"],
@@ -329,7 +338,7 @@ def test_discourse_method_commands_as_data(tmp_path):
             discourse_backup_restore_confirm=True,
             discourse_backup_discourse_restore_file=restore_file,
             discourse_backup_discourse_disable_emails=True,
-        )[1]
+        )[2]
         == f"discourse restore {restore_file}"
     )
     assert plan(discourse_backup_action="list") == ["discourse restore"]
@@ -514,7 +523,9 @@ def test_discourse_method_runs_its_commands_in_a_web_pod(rehearsal_namespace, tm
     discourse_stand_in.write_text("")
     done = run(**restore, discourse_backup_discourse_restore_file=good)
     assert done.returncode == 0, done.stdout
-    assert discourse_stand_in.read_text().splitlines() == [
+    first, *rest = discourse_stand_in.read_text().splitlines()
+    assert re.fullmatch(r"backup --sql-only forum-a-before-restore-\d{4}-\d{2}-\d{2}-\d{6}", first)
+    assert rest == [
         "enable_restore",
         f"restore --no-disable-emails {good}",
         "disable_restore",
@@ -526,7 +537,7 @@ def test_discourse_method_runs_its_commands_in_a_web_pod(rehearsal_namespace, tm
     failed = run(**restore, discourse_backup_discourse_restore_file=broken)
     assert failed.returncode == 2, failed.stdout
     assert "restore failed" in failed.stdout, failed.stdout[-3000:]
-    assert discourse_stand_in.read_text().splitlines() == [
+    assert discourse_stand_in.read_text().splitlines()[1:] == [
         "enable_restore",
         f"restore --no-disable-emails {broken}",
         "disable_restore",

@@ -6,110 +6,44 @@ backup into a throwaway database, verifies it and drops it; restore.yml restores
 database only when confirmed.
 """
 
-import json
+import gzip
 
 import pytest
-import yaml
 
 from tests.fixtures import discourse_archives
-from tests.fixtures.backup_db import BUCKET, NEWEST, READONLY_COLUMN, SITE, fingerprint, fresh_database, seed
+from tests.fixtures.backup_db import (
+    BUCKET,
+    NEWEST,
+    READONLY_COLUMN,
+    bucket_keys,
+    corrupt,
+    debug_report,
+    drill_inventory,
+    failed_msg,
+    fingerprint,
+    public_tables,
+    restore_inventory,
+    run_playbook,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.s3]
 
 
-def inventory(tmp_path, server, s3, dbname, **extra):
-    site = {
-        "discourse_namespace": "drill-site",
-        "discourse_kubeconfig": "/nonexistent/kubeconfig",  # the logical method needs no cluster here
-        "discourse_site_name": SITE,
-        "discourse_backup_method": "logical",
-        "discourse_backup_logical_runner": "controller",
-        "discourse_backup_logical_pg_bin_dir": str(server.bin_dir),
-        # The database and storage roles' inputs: the playbooks publish the connections from them.
-        "discourse_database_mode": "external",
-        "discourse_database_external_host": server.host,
-        "discourse_database_external_port": server.port,
-        "discourse_database_name": dbname,
-        "discourse_database_owner": server.user,
-        "discourse_database_sslmode": "disable",
-        "discourse_backup_logical_db_password": server.password,
-        "discourse_storage_backups_bucket": BUCKET,
-        "discourse_storage_endpoint": s3.endpoint,
-        "discourse_storage_region": s3.region,
-        "discourse_storage_path_style": True,
-        "discourse_backup_s3_access_key_id": s3.access_key_id,
-        "discourse_backup_s3_secret_access_key": s3.secret_access_key,
-        "discourse_backup_target_schema_version": NEWEST,
-        **extra,
-    }
-    data = {
-        "all": {
-            "vars": {
-                "ansible_connection": "local",
-                "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-            },
-            "children": {"discourse_sites": {"hosts": {"drill_site": site}}},
-        }
-    }
-    path = tmp_path / "inventory.yml"
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
-def debug_report(output):
-    """The msg of the playbook's last task (the report), from the JSON callback."""
-    plays = json.loads(output)["plays"]
-    return plays[0]["tasks"][-1]["hosts"]["drill_site"]["msg"]
-
-
-def run(ansible, playbook, inv, *extra):
-    from tests.fixtures.ansible import ansible_env
-
-    return ansible(
-        "ansible-playbook",
-        "-i",
-        inv,
-        playbook,
-        *extra,
-        env=ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json"),
-    )
-
-
-@pytest.fixture
-def site(postgres_server, postgres_db, s3_server):
-    s3_server.client().create_bucket(Bucket=BUCKET)
-    seed(postgres_server, postgres_db)
-    return postgres_db
-
-
-def drill_inventory(tmp_path, server, s3, dbname, **extra):
-    admin = {"host": server.host, "port": server.port, "user": server.user, "database": "postgres"}
-    return inventory(
-        tmp_path,
-        server,
-        s3,
-        dbname,
-        discourse_backup_drill_admin_db={**admin, "sslmode": "disable"},
-        discourse_backup_drill_admin_password=server.password,
-        **extra,
-    )
-
-
 def test_backup_then_drill_restores_verifies_and_drops_the_drill_database(
-    ansible, tmp_path, postgres_server, s3_server, site
+    ansible, tmp_path, postgres_server, s3_server, site_db
 ):
-    inv = drill_inventory(tmp_path, postgres_server, s3_server, site)
-    made = run(ansible, "playbooks/backup.yml", inv)
+    inv = drill_inventory(tmp_path, postgres_server, s3_server, site_db)
+    made = run_playbook(ansible, "playbooks/backup.yml", inv)
     assert made.returncode == 0, made.stdout[-3000:]
     report = debug_report(made.stdout)
     assert report["method"] == "logical"
     assert report["schema_version"] == NEWEST
     assert report["key"].startswith("default/forum-example-com-")
 
-    drill = run(ansible, "playbooks/restore_drill.yml", inv)
+    drill = run_playbook(ansible, "playbooks/restore_drill.yml", inv)
     assert drill.returncode == 0, drill.stdout[-3000:]
     result = debug_report(drill.stdout)
-    counts = {t: fingerprint(postgres_server, site)[t][0] for t in ("users", "topics", "posts")}
+    counts = {t: fingerprint(postgres_server, site_db)[t][0] for t in ("users", "topics", "posts")}
     assert result["key"] == report["key"]
     assert result["sha256"] == report["sha256"]
     assert result["sha256_verified"] is True
@@ -124,29 +58,29 @@ def test_backup_then_drill_restores_verifies_and_drops_the_drill_database(
 
 
 def test_drill_restores_discourses_own_tar_with_a_read_only_trigger(
-    ansible, tmp_path, postgres_server, s3_server, site
+    ansible, tmp_path, postgres_server, s3_server, site_db
 ):
     """The newest backup is one Discourse wrote: the .tar of a directory-format dump (creator.rb at
     7e1a51f603485d66988b3b65a7e51cddfefa4cf8), of a database with a read-only column trigger whose
     function is in schema discourse_functions (lib/migration/base_dropper.rb). It has no sha256, so
     the drill loads it only with discourse_backup_logical_allow_unverified."""
-    postgres_server.query(READONLY_COLUMN, site)
+    postgres_server.query(READONLY_COLUMN, site_db)
     data = discourse_archives.creator_tar(
-        postgres_server, site, tmp_path / "made", {"original/1X/a.png": b"png"}
+        postgres_server, site_db, tmp_path / "made", {"original/1X/a.png": b"png"}
     )
     key = f"default/forum-example-com-2026-12-03-101500-v2026-1-0-latest-{NEWEST}.tar"
     s3_server.client().put_object(Bucket=BUCKET, Key=key, Body=data)
 
-    refused = run(
-        ansible, "playbooks/restore_drill.yml", drill_inventory(tmp_path, postgres_server, s3_server, site)
+    refused = run_playbook(
+        ansible, "playbooks/restore_drill.yml", drill_inventory(tmp_path, postgres_server, s3_server, site_db)
     )
     assert refused.returncode != 0
     assert f"{key} has no sha256 metadata: refusing to restore an unverifiable backup" in refused.stdout
 
     inv = drill_inventory(
-        tmp_path, postgres_server, s3_server, site, discourse_backup_logical_allow_unverified=True
+        tmp_path, postgres_server, s3_server, site_db, discourse_backup_logical_allow_unverified=True
     )
-    drill = run(ansible, "playbooks/restore_drill.yml", inv)
+    drill = run_playbook(ansible, "playbooks/restore_drill.yml", inv)
     assert drill.returncode == 0, drill.stdout[-3000:]
     result = debug_report(drill.stdout)
     assert (result["key"], result["kind"], result["sha256_verified"]) == (key, "tar", False)
@@ -158,40 +92,70 @@ def test_drill_restores_discourses_own_tar_with_a_read_only_trigger(
     assert leftovers == []
 
 
-def test_restore_playbook_needs_confirmation_then_restores_into_a_new_database(
-    ansible, tmp_path, postgres_server, s3_server, site
+def test_restore_playbook_needs_confirmation_then_backs_up_and_restores_into_a_new_database(
+    ansible, tmp_path, postgres_server, s3_server, site_db, restore_target
 ):
-    target = fresh_database(postgres_server, site[:50] + "_new")
-    try:
-        inv = inventory(
-            tmp_path,
-            postgres_server,
-            s3_server,
-            site,
-            discourse_backup_logical_restore_db={
-                "host": postgres_server.host,
-                "port": postgres_server.port,
-                "database": target,
-                "user": postgres_server.user,
-                "sslmode": "disable",
-                "secret_name": "unused",
-            },
-            discourse_backup_logical_restore_db_password=postgres_server.password,
-            discourse_restore_switch_app=False,
-        )
-        assert run(ansible, "playbooks/backup.yml", inv).returncode == 0
+    inv = restore_inventory(tmp_path, postgres_server, s3_server, site_db, restore_target)
+    made = run_playbook(ansible, "playbooks/backup.yml", inv)
+    assert made.returncode == 0, made.stdout[-3000:]
+    backup_key = debug_report(made.stdout)["key"]
 
-        refused = run(ansible, "playbooks/restore.yml", inv)
-        assert refused.returncode != 0
-        assert "run playbooks/restore.yml with -e discourse_restore_confirm=true" in refused.stdout
-        assert postgres_server.query(
-            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", target
-        ) == [(0,)]
+    refused = run_playbook(ansible, "playbooks/restore.yml", inv)
+    assert refused.returncode != 0
+    assert "run playbooks/restore.yml with -e discourse_restore_confirm=true" in refused.stdout
+    assert public_tables(postgres_server, restore_target) == 0
+    assert bucket_keys(s3_server) == [backup_key]  # refused before anything, the backup first included
 
-        restored = run(ansible, "playbooks/restore.yml", inv, "-e", "discourse_restore_confirm=true")
-        assert restored.returncode == 0, restored.stdout[-3000:]
-        report = debug_report(restored.stdout)
-        assert (report["database"], report["schema_version"], report["tables"]) == (target, NEWEST, 4)
-        assert fingerprint(postgres_server, target) == fingerprint(postgres_server, site)
-    finally:
-        postgres_server.query(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+    restored = run_playbook(ansible, "playbooks/restore.yml", inv, "-e", "discourse_restore_confirm=true")
+    assert restored.returncode == 0, restored.stdout[-3000:]
+    report = debug_report(restored.stdout)
+    assert (report["database"], report["schema_version"], report["tables"]) == (restore_target, NEWEST, 4)
+    assert report["key"] == backup_key
+    assert fingerprint(postgres_server, restore_target) == fingerprint(postgres_server, site_db)
+    # The site's database was backed up first, under a name `latest` never picks.
+    before = report["backup_before"]["key"]
+    assert before.startswith("default/forum-example-com-before-restore-"), before
+    assert bucket_keys(s3_server) == sorted([backup_key, before])
+
+
+def fail_halfway(s3, key):
+    """Put a statement that fails after the users' data, as Discourse's own unverified backup."""
+    client = s3.client()
+    sql = gzip.decompress(client.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    first_copy_end = sql.index(b"\n\\.\n") + 4
+    broken = sql[:first_copy_end] + b"INSERT INTO no_such_table VALUES (1);\n" + sql[first_copy_end:]
+    client.put_object(Bucket=BUCKET, Key=key, Body=gzip.compress(broken))
+
+
+@pytest.mark.parametrize(
+    ("damage", "extra", "message"),
+    [
+        (corrupt, {}, "sha256 mismatch"),
+        (None, {"discourse_backup_target_schema_version": "20250115093000"}, "is newer than the target's"),
+        (
+            fail_halfway,
+            {"discourse_backup_logical_allow_unverified": True},
+            'relation "no_such_table" does not exist',
+        ),
+    ],
+    ids=["corrupted-archive", "newer-schema", "load-fails-halfway"],
+)
+def test_a_failed_restore_leaves_the_site_database_and_the_target_as_they_were(
+    ansible, tmp_path, postgres_server, s3_server, site_db, restore_target, damage, extra, message
+):
+    """The logical restore loads into a new database in one transaction
+    (psql --single-transaction, ON_ERROR_STOP): the site's own database is never written, and the
+    target has no table after any failure."""
+    inv = restore_inventory(tmp_path, postgres_server, s3_server, site_db, restore_target, **extra)
+    made = run_playbook(ansible, "playbooks/backup.yml", inv)
+    assert made.returncode == 0, made.stdout[-3000:]
+    if damage is not None:
+        damage(s3_server, debug_report(made.stdout)["key"])
+    site_before = fingerprint(postgres_server, site_db)
+
+    failed = run_playbook(ansible, "playbooks/restore.yml", inv, "-e", "discourse_restore_confirm=true")
+
+    assert failed.returncode != 0
+    assert message in failed_msg(failed.stdout)
+    assert fingerprint(postgres_server, site_db) == site_before
+    assert public_tables(postgres_server, restore_target) == 0
