@@ -24,6 +24,7 @@ from tests.fixtures.rehearsal import (
     KUBECONFIG,
     STATE_DIR,
     apply_manifest,
+    cnpg_backup_completed,
     kubectl,
     kubectl_json,
     play_operator,
@@ -169,6 +170,8 @@ def test_restore_recovers_into_a_new_cluster_from_the_object_store_and_switches_
         discourse_backup_restore_confirm=True,
         discourse_backup_cnpg_recovery_target_time="2025-03-01T11:59:00Z",
         discourse_backup_cnpg_instances=2,
+        # The Backup taken first is played in test_restore_playbook_switches_the_app_to_the_recovered_cluster.
+        discourse_backup_restore_backup_first=False,
     )
     output = run_playing_operator(varfile, "cluster", "discourse-pg-restored", ns, ready_status())
     assert recap(output)["failed"] == 0, output
@@ -394,8 +397,40 @@ def test_restore_playbook_switches_the_app_to_the_recovered_cluster(rehearsal_na
         stderr=subprocess.STDOUT,
         text=True,
     )
+    # First a Backup of the site's Cluster (named after the time), then the recovery Cluster.
+    backup_name = wait_for(
+        lambda: (
+            process.poll() is not None
+            or next(
+                (
+                    b["metadata"]["name"]
+                    for b in kubectl_json("get", "backups.postgresql.cnpg.io", "-n", ns)["items"]
+                    if b["metadata"]["name"].startswith("discourse-db-before-restore-")
+                ),
+                None,
+            )
+        ),
+        "the Backup taken before the restore",
+    )
+    assert isinstance(backup_name, str), process.communicate()[0][-4000:]
+    patch = json.dumps({"status": cnpg_backup_completed()})
+    kubectl(
+        "patch",
+        "backups.postgresql.cnpg.io",
+        backup_name,
+        "-n",
+        ns,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        patch,
+    )
     output = play_operator(process, "cluster", "discourse-db-restored", ns, ready_status())
     assert process.returncode == 0, output[-4000:]
+    assert kubectl_json("get", "backups.postgresql.cnpg.io", backup_name, "-n", ns)["spec"]["cluster"] == {
+        "name": "discourse-db"
+    }
+    assert f"(first backed up as Backup {backup_name})" in " ".join(output.split())
     app_env = kubectl_json("get", "configmap", "app-forum-env", "-n", ns)["data"]
     assert app_env["DISCOURSE_DB_HOST"] == f"discourse-db-restored-rw.{ns}.svc"
     assert app_env["DISCOURSE_DB_NAME"] == "discourse"

@@ -110,6 +110,9 @@ def test_backup_and_restore_on_the_example_inventory(ansible, rehearsal_namespac
         "discourse_restore_confirm=true",
         "-e",
         "discourse_backup_confirm_delete_old_cluster=false",
+        # No operator plays the Backup a restore takes first here (test_backup_cnpg.py does).
+        "-e",
+        "discourse_backup_restore_backup_first=false",
     )
     assert exists("clusters.postgresql.cnpg.io", "discourse-pg", ns)
     # kwok made the recovery Cluster healthy because it kept the site's Cluster labels (item 14).
