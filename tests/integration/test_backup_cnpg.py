@@ -212,7 +212,11 @@ def test_restore_recovers_into_a_new_cluster_from_the_object_store_and_switches_
     ]
     assert spec["instances"] == 2
     assert cluster["metadata"]["labels"]["app.kubernetes.io/instance"] == SITE
-    assert facts(tmp_path)["connection"] == {**DB, "host": f"discourse-pg-restored-rw.{ns}.svc"}
+    assert facts(tmp_path)["connection"] == {
+        **DB,
+        "host": f"discourse-pg-restored-rw.{ns}.svc",
+        "cluster_name": "discourse-pg-restored",
+    }
     assert "set discourse_database_cluster_name: discourse-pg-restored in the inventory" in " ".join(
         output.split()
     )

@@ -212,6 +212,8 @@ def test_cnpg_mode_applies_every_object_waits_for_ready_and_is_idempotent(rehear
         "password_key": "password",
         "sslmode": "require",
         "pooler_host": f"discourse-pg-pooler-rw.{namespace}.svc",
+        "mode": "cnpg",
+        "cluster_name": "discourse-pg",
     }
 
     # Second run: nothing changes, the password is kept, the Cluster is still ready.

@@ -184,6 +184,8 @@ def test_external_mode_creates_role_database_and_extensions_then_changes_nothing
         "password_key": "password",
         "sslmode": "disable",
         "pooler_host": "",
+        "mode": "external",
+        "cluster_name": "",
     }
     expected = sorted(["plpgsql", *EXTENSIONS])
     assert installed(pg, "forum_fresh") == expected
