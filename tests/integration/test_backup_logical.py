@@ -21,7 +21,6 @@ from tests.fixtures.backup_db import (
     TABLES,
     TRIGGERS_SQL,
     VERSIONS,
-    db_args,
     fingerprint,
     fresh_database,
     run,
@@ -40,7 +39,7 @@ def backup(ansible, tmp_path, server, s3, dbname):
         tmp_path,
         "logical_backup",
         site=SITE,
-        db=db_args(server, dbname),
+        db=server.db_option(dbname),
         s3=s3_args(s3),
         pg_bin_dir=str(server.bin_dir),
     )
@@ -55,7 +54,7 @@ def restore(ansible, tmp_path, server, s3, key, dbname, server_bin_dir=True):
         tmp_path,
         "logical_restore",
         key=key,
-        db=db_args(server, dbname),
+        db=server.db_option(dbname),
         s3=s3_args(s3),
         target_version=NEWEST,
         **({"pg_bin_dir": str(server.bin_dir)} if server_bin_dir else {}),
@@ -132,7 +131,7 @@ def test_corrupted_backup_is_refused_and_nothing_is_loaded(
         tmp_path,
         "logical_restore",
         key=made["key"],
-        db=db_args(postgres_server, target_db),
+        db=postgres_server.db_option(target_db),
         s3=s3_args(bucket),
         target_version=NEWEST,
         pg_bin_dir=str(postgres_server.bin_dir),
@@ -161,7 +160,7 @@ def test_backup_newer_than_the_target_schema_is_refused(
         tmp_path,
         "logical_restore",
         key=made["key"],
-        db=db_args(postgres_server, target_db),
+        db=postgres_server.db_option(target_db),
         s3=s3_args(bucket),
         manifest=manifest,
         pg_bin_dir=str(postgres_server.bin_dir),
@@ -204,7 +203,7 @@ def test_list_is_newest_first_and_latest_restores_the_newest(
         "logical_restore",
         latest=True,
         site=SITE,
-        db=db_args(postgres_server, target_db),
+        db=postgres_server.db_option(target_db),
         s3=s3_args(bucket),
         target_version=NEWEST,
         verify_only=True,
@@ -221,7 +220,7 @@ def test_failed_pg_dump_leaves_no_object(ansible, tmp_path, postgres_server, buc
     postgres_server.query(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
     try:
         postgres_server.query(f"GRANT SELECT ON schema_migrations, topics, posts TO {role}", source_db)
-        db = dict(db_args(postgres_server, source_db), user=role, password=password)
+        db = dict(postgres_server.db_option(source_db), user=role, password=password)
         failed, proc = run(
             ansible,
             tmp_path,
@@ -307,7 +306,7 @@ def test_a_pg_dump_older_than_the_server_is_refused_naming_what_was_found(
         tmp_path,
         "logical_backup",
         site=SITE,
-        db=db_args(postgres_server, source_db),
+        db=postgres_server.db_option(source_db),
         s3=s3_args(bucket),
         pg_bin_dir=str(DEBIAN_BIN_DIRS[major]),
     )

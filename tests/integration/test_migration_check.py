@@ -27,17 +27,6 @@ def make_schema_migrations(server, dbname, versions):
         server.query("INSERT INTO schema_migrations (version) VALUES (%s)", dbname, (version,))
 
 
-def db_args(server, dbname):
-    return {
-        "host": server.host,
-        "port": server.port,
-        "database": dbname,
-        "user": server.user,
-        "password": server.password,
-        "sslmode": "disable",
-    }
-
-
 def run_check(ansible, tmp_path, check_mode=False, **variables):
     """Run the playbook with migration_check_<key> variables; return (task result, process)."""
     args_file = tmp_path / "args.json"
@@ -89,7 +78,7 @@ def expected(pending_pre, pending_post, unknown, db_version, rollback_safe, summ
 
 def test_up_to_date(ansible, postgres_server, postgres_db, tmp_path):
     make_schema_migrations(postgres_server, postgres_db, PRE + POST)
-    result, proc = run_check(ansible, tmp_path, db=db_args(postgres_server, postgres_db), manifest=MANIFEST)
+    result, proc = run_check(ansible, tmp_path, db=postgres_server.db_option(postgres_db), manifest=MANIFEST)
     assert proc.returncode == 0, proc.stdout
     assert fields(result) == expected(
         [],
@@ -104,7 +93,7 @@ def test_up_to_date(ansible, postgres_server, postgres_db, tmp_path):
 
 def test_pre_deploy_pending_only(ansible, postgres_server, postgres_db, tmp_path):
     make_schema_migrations(postgres_server, postgres_db, ["20250101000000", *POST])
-    result, proc = run_check(ansible, tmp_path, db=db_args(postgres_server, postgres_db), manifest=MANIFEST)
+    result, proc = run_check(ansible, tmp_path, db=postgres_server.db_option(postgres_db), manifest=MANIFEST)
     assert proc.returncode == 0, proc.stdout
     assert fields(result) == expected(
         ["20250102000000", "20250104000000"],
@@ -119,7 +108,7 @@ def test_pre_deploy_pending_only(ansible, postgres_server, postgres_db, tmp_path
 
 def test_post_deploy_pending_only(ansible, postgres_server, postgres_db, tmp_path):
     make_schema_migrations(postgres_server, postgres_db, PRE)
-    result, proc = run_check(ansible, tmp_path, db=db_args(postgres_server, postgres_db), manifest=MANIFEST)
+    result, proc = run_check(ansible, tmp_path, db=postgres_server.db_option(postgres_db), manifest=MANIFEST)
     assert proc.returncode == 0, proc.stdout
     assert fields(result) == expected(
         [],
@@ -137,7 +126,7 @@ def test_pre_and_post_deploy_pending_with_a_manifest_file(ansible, postgres_serv
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps(MANIFEST))
     result, proc = run_check(
-        ansible, tmp_path, db=db_args(postgres_server, postgres_db), manifest=str(manifest)
+        ansible, tmp_path, db=postgres_server.db_option(postgres_db), manifest=str(manifest)
     )
     assert proc.returncode == 0, proc.stdout
     assert fields(result) == expected(
@@ -153,7 +142,7 @@ def test_pre_and_post_deploy_pending_with_a_manifest_file(ansible, postgres_serv
 
 def test_empty_database(ansible, postgres_server, postgres_db, tmp_path):
     make_schema_migrations(postgres_server, postgres_db, [])
-    result, proc = run_check(ansible, tmp_path, db=db_args(postgres_server, postgres_db), manifest=MANIFEST)
+    result, proc = run_check(ansible, tmp_path, db=postgres_server.db_option(postgres_db), manifest=MANIFEST)
     assert proc.returncode == 0, proc.stdout
     assert fields(result) == expected(
         PRE,
@@ -168,7 +157,7 @@ def test_empty_database(ansible, postgres_server, postgres_db, tmp_path):
 
 def test_database_ahead_is_refused(ansible, postgres_server, postgres_db, tmp_path):
     make_schema_migrations(postgres_server, postgres_db, [*PRE, *POST, "20250201000000"])
-    result, proc = run_check(ansible, tmp_path, db=db_args(postgres_server, postgres_db), manifest=MANIFEST)
+    result, proc = run_check(ansible, tmp_path, db=postgres_server.db_option(postgres_db), manifest=MANIFEST)
     assert proc.returncode == 2
     assert result["failed"] is True
     assert result["msg"] == (
@@ -189,7 +178,7 @@ def test_database_ahead_is_refused(ansible, postgres_server, postgres_db, tmp_pa
 def test_database_ahead_is_accepted_with_allow_downgrade(ansible, postgres_server, postgres_db, tmp_path):
     make_schema_migrations(postgres_server, postgres_db, [*PRE, *POST, "20250201000000"])
     result, proc = run_check(
-        ansible, tmp_path, db=db_args(postgres_server, postgres_db), manifest=MANIFEST, allow_downgrade=True
+        ansible, tmp_path, db=postgres_server.db_option(postgres_db), manifest=MANIFEST, allow_downgrade=True
     )
     assert proc.returncode == 0, proc.stdout
     assert "failed" not in result
@@ -216,7 +205,7 @@ def test_plugin_migrations_and_malformed_names_from_a_source_tree(
         postgres_server, postgres_db, ["20250101000000", "20250102000000", "20250103000000"]
     )
     result, proc = run_check(
-        ansible, tmp_path, db=db_args(postgres_server, postgres_db), source_dir=str(source)
+        ansible, tmp_path, db=postgres_server.db_option(postgres_db), source_dir=str(source)
     )
     assert proc.returncode == 0, proc.stdout
     warning = (
@@ -237,7 +226,7 @@ def test_plugin_migrations_and_malformed_names_from_a_source_tree(
 
 
 def test_a_missing_table_fails_naming_the_database(ansible, postgres_server, postgres_db, tmp_path):
-    result, proc = run_check(ansible, tmp_path, db=db_args(postgres_server, postgres_db), manifest=MANIFEST)
+    result, proc = run_check(ansible, tmp_path, db=postgres_server.db_option(postgres_db), manifest=MANIFEST)
     assert proc.returncode == 2
     assert result["msg"] == (
         f"database {postgres_db} on {postgres_server.host}:{postgres_server.port} has no schema_migrations "
@@ -254,7 +243,7 @@ def test_check_mode_reads_with_a_select_only_role_and_writes_nothing(
     )
     postgres_server.query(f"ALTER ROLE {READER} PASSWORD '{READER_PASSWORD}'")
     postgres_server.query(f"GRANT SELECT ON schema_migrations TO {READER}", postgres_db)
-    db = dict(db_args(postgres_server, postgres_db), user=READER, password=READER_PASSWORD)
+    db = dict(postgres_server.db_option(postgres_db), user=READER, password=READER_PASSWORD)
     before = postgres_server.query("SELECT version FROM schema_migrations ORDER BY version", postgres_db)
 
     result, proc = run_check(ansible, tmp_path, check_mode=True, db=db, manifest=MANIFEST)
@@ -273,7 +262,7 @@ def test_check_mode_reads_with_a_select_only_role_and_writes_nothing(
 
 def test_a_wrong_password_fails_without_showing_it(ansible, postgres_server, postgres_db, tmp_path):
     make_schema_migrations(postgres_server, postgres_db, PRE)
-    db = dict(db_args(postgres_server, postgres_db), password="not-the-password-1234")
+    db = dict(postgres_server.db_option(postgres_db), password="not-the-password-1234")
     result, proc = run_check(ansible, tmp_path, db=db, manifest=MANIFEST)
     assert proc.returncode == 2
     assert result["msg"] == (
