@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.rehearsal",
     "tests.fixtures.backup_db",
+    "tests.fixtures.buildah",
 ]

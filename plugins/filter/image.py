@@ -10,7 +10,12 @@ import os
 import yaml
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.forumops.discourse.plugins.module_utils import image, pups, site_settings
+from ansible_collections.forumops.discourse.plugins.module_utils import (
+    backup_runner,
+    image,
+    pups,
+    site_settings,
+)
 
 
 def _secret_test(extra_secrets):
@@ -21,7 +26,7 @@ def _secret_test(extra_secrets):
 def _guard(function, *args, **kwargs):
     try:
         return function(*args, **kwargs)
-    except (image.ImageError, KeyError, TypeError) as exc:
+    except (image.ImageError, backup_runner.RunnerError, KeyError, TypeError) as exc:
         raise AnsibleFilterError(str(exc)) from None
 
 
@@ -38,6 +43,8 @@ def image_problems(value, kind, variable=None, force=False, extra_secrets=None):
         )
     if kind == "tags":
         return image.tag_problems(value or [], variable=variable or "discourse_image_tags")
+    if kind == "backup_runner":
+        return backup_runner.runner_problems(value, variable=variable or "discourse_image_backup_runner")
     raise AnsibleFilterError(f"image_problems: unknown kind {kind!r}")
 
 
@@ -149,11 +156,22 @@ def image_manifest(data):
         data.get("runtime_env", {}),
         data.get("plugin_commits", []),
         data.get("site_settings", {}),
+        backup_runner.runner_manifest(
+            data.get("backup_runner_plan") or {}, data.get("backup_runner_digest", "")
+        ),
     )
 
 
 def image_plugins(plugins):
     return _guard(image.normalize_plugins, plugins or [])
+
+
+def image_backup_runner(spec, files):
+    return _guard(backup_runner.runner_plan, spec or {}, dict(files or {}))
+
+
+def image_reference(section):
+    return image.pinned_reference(section)
 
 
 def image_labels(manifest):
@@ -173,4 +191,6 @@ class FilterModule:
             "image_site_settings": image_site_settings,
             "image_labels": image_labels,
             "image_plugins": image_plugins,
+            "image_backup_runner": image_backup_runner,
+            "image_reference": image_reference,
         }

@@ -526,12 +526,15 @@ def build_manifest(
     runtime_env_=None,
     plugin_commits=None,
     site_settings=None,
+    backup_runner=None,
 ):
     """The build manifest (JSON keys as issue 4 names them, plus the runtime env).
 
     ``plugin_commits`` lists the checked-out commit of each plugin, in the order of ``plugins``;
     ``site_settings`` is the catalog of every site setting the image's Discourse and plugins define
-    (module_utils/site_settings.py), which the app role validates the inventory against.
+    (module_utils/site_settings.py), which the app role validates the inventory against;
+    ``backup_runner`` is the logical backup runner built with it (module_utils/backup_runner.py), {}
+    when none was.
     """
     plugins = normalize_plugins(plugins)
     commits = list(plugin_commits or [])
@@ -553,14 +556,22 @@ def build_manifest(
         "migrations": {"pre": list(migrations.get("pre", [])), "post": list(migrations.get("post", []))},
         "runtime_env": dict(runtime_env_ or {}),
         "site_settings": dict(site_settings or {}),
+        "backup_runner": dict(backup_runner or {}),
     }
 
 
+def pinned_reference(section):
+    """``reference@digest`` of a manifest's image section (the reference alone without a digest)."""
+    reference = str((section or {}).get("reference") or "")
+    digest = str((section or {}).get("digest") or "")
+    return f"{reference}@{digest}" if digest and "@" not in reference else reference
+
+
 def manifest_labels(manifest):
-    """Image labels: the manifest without its image section (the digest is not known before the build)
-    and without the site settings catalog (a thousand entries: too big for a label; the manifest file
-    carries it), and the OCI annotations that tools read."""
-    body = {k: v for k, v in manifest.items() if k not in ("image", "site_settings")}
+    """Image labels: the manifest without its image and backup runner sections (digests are not known
+    before the builds) and without the site settings catalog (a thousand entries: too big for a
+    label; the manifest file carries it), and the OCI annotations that tools read."""
+    body = {k: v for k, v in manifest.items() if k not in ("image", "site_settings", "backup_runner")}
     return {
         MANIFEST_LABEL: json.dumps(body, sort_keys=True, separators=(",", ":")),
         "org.opencontainers.image.version": manifest["discourse"]["version"],

@@ -18,8 +18,9 @@ import sys
 
 import pytest
 
+from ansible_collections.forumops.discourse.plugins.module_utils import backup_runner
 from tests.fixtures.ansible import REPO_ROOT, VENV_BIN, ansible_env
-from tests.fixtures.backup_db import BUCKET, NEWEST, seed
+from tests.fixtures.backup_db import BUCKET, NEWEST, job_env, seed
 from tests.fixtures.rehearsal import KUBECONFIG, kubectl_json, wait_for
 
 PLAYBOOK = "tests/integration/playbooks/backup_role.yml"
@@ -39,20 +40,7 @@ def test_job_script_streams_the_same_backup_as_the_module(tmp_path, postgres_ser
     env = {
         "PATH": f"{postgres_server.bin_dir}{os.pathsep}{os.environ['PATH']}",
         "PYTHONDONTWRITEBYTECODE": "1",
-        "PGHOST": postgres_server.host,
-        "PGPORT": str(postgres_server.port),
-        "PGDATABASE": postgres_db,
-        "PGUSER": postgres_server.user,
-        "PGPASSWORD": postgres_server.password,
-        "PGSSLMODE": "disable",
-        "BACKUP_SITE": "Forum.Example.com",
-        "BACKUP_BUCKET": BUCKET,
-        "BACKUP_FOLDER": "default",
-        "S3_ENDPOINT": s3_server.endpoint,
-        "S3_REGION": s3_server.region,
-        "S3_PATH_STYLE": "true",
-        "AWS_ACCESS_KEY_ID": s3_server.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": s3_server.secret_access_key,
+        **job_env(postgres_server, postgres_db, s3_server),
     }
     proc = subprocess.run(
         [sys.executable, str(workdir / "run.py")],
@@ -79,12 +67,8 @@ def test_job_script_streams_the_same_backup_as_the_module(tmp_path, postgres_ser
     assert "\nCOPY public.posts " in sql
 
 
-@pytest.mark.rehearsal
-def test_job_runner_applies_the_script_configmap_and_a_job_without_secret_values(
-    rehearsal_namespace, tmp_path
-):
-    ns = rehearsal_namespace
-    variables = {
+def job_variables(ns, tmp_path, **overrides):
+    return {
         "discourse_kubeconfig": str(KUBECONFIG),
         "discourse_namespace": ns,
         "discourse_site_name": "forum_a",
@@ -108,10 +92,14 @@ def test_job_runner_applies_the_script_configmap_and_a_job_without_secret_values
             "credentials_secret": "forum-a-s3",
         },
         "backup_facts_file": str(tmp_path / "facts.json"),
+        **overrides,
     }
+
+
+def play_backup_role(tmp_path, variables):
     varfile = tmp_path / "vars.json"
     varfile.write_text(json.dumps(variables))
-    proc = subprocess.run(
+    return subprocess.run(
         [str(VENV_BIN / "ansible-playbook"), PLAYBOOK, "-e", f"@{varfile}"],
         cwd=REPO_ROOT,
         env=ansible_env(),
@@ -120,6 +108,14 @@ def test_job_runner_applies_the_script_configmap_and_a_job_without_secret_values
         timeout=300,
         check=False,
     )
+
+
+@pytest.mark.rehearsal
+def test_job_runner_applies_the_script_configmap_and_a_job_without_secret_values(
+    rehearsal_namespace, tmp_path
+):
+    ns = rehearsal_namespace
+    proc = play_backup_role(tmp_path, job_variables(ns, tmp_path))
     assert proc.returncode == 0, proc.stdout[-3000:]
     job_name = json.loads((tmp_path / "facts.json").read_text())["report"]["job"]
     assert job_name.startswith("forum-a-backup-")
@@ -148,3 +144,39 @@ def test_job_runner_applies_the_script_configmap_and_a_job_without_secret_values
     configmap = kubectl_json("get", "configmap", "forum-a-logical-backup", "-n", ns)
     assert configmap["data"]["backup.py"] == MODULE_UTILS.read_text()
     assert configmap["data"]["run.py"] == RUNNER.read_text()
+
+
+@pytest.mark.rehearsal
+def test_the_job_runs_the_runner_the_build_manifest_records(rehearsal_namespace, tmp_path):
+    """No image given: the Job runs the runner build_image.yml built next to the Discourse image
+    (the build manifest's backup_runner section, by digest); with neither, the role stops first."""
+    ns = rehearsal_namespace
+    plan = backup_runner.runner_plan(
+        {
+            "repository": "registry.example.test/forum/discourse-backup",
+            "base_image": {"repository": "docker.io/library/postgres", "tag": "18-trixie"},
+            "postgres_major": 18,
+        },
+        {"backup.py": MODULE_UTILS.read_text(), "run.py": RUNNER.read_text()},
+    )
+    digest = "sha256:" + "5e" * 32
+    manifest = tmp_path / "build-manifest.json"
+    manifest.write_text(json.dumps({"backup_runner": backup_runner.runner_manifest(plan, digest)}))
+
+    missing = play_backup_role(tmp_path, job_variables(ns, tmp_path, discourse_backup_logical_job_image=""))
+    assert missing.returncode != 0
+    assert "discourse_backup_logical_job_image: the Job runner needs an image" in missing.stdout
+    assert kubectl_json("get", "jobs", "-n", ns)["items"] == []
+
+    proc = play_backup_role(
+        tmp_path,
+        job_variables(
+            ns, tmp_path, discourse_backup_logical_job_image="", discourse_backup_build_manifest=str(manifest)
+        ),
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    job_name = json.loads((tmp_path / "facts.json").read_text())["report"]["job"]
+    job = kubectl_json("get", "job", job_name, "-n", ns)
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == f"{plan['reference']}@{digest}"
+    assert plan["reference"].startswith("registry.example.test/forum/discourse-backup:pg18-")

@@ -480,6 +480,7 @@ def test_manifest_records_pins_commits_migrations_and_runtime_env(rendered, sour
         "image": {"reference": f"registry.example.test/forum/discourse:v3.5.0-{digest}", "digest": ""},
         "migrations": {"pre": pre, "post": post},
         "runtime_env": dict(sorted(SECRET_FREE_ENV.items())),
+        "backup_runner": {},  # the lock has none (test_image_buildah builds one)
         # TypeSupervisor#get_data_type: a static type: wins, else the default's Ruby type; each
         # plugin's settings are tagged with the directory its settings.yml is in.
         "site_settings": {

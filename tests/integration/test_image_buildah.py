@@ -1,8 +1,15 @@
 """A real build of the generated context with Debian's buildah (vfs storage, chroot isolation).
 
-The base image is a stand-in made here from a static busybox and a `pups` script that records its
-arguments and stdin, so no registry is involved; the assertions are on the image buildah committed:
-its config (Env, Cmd, labels), its history (no secret), and what pups received.
+The Discourse image's base is a stand-in made here from a static busybox and a `pups` script that
+records its arguments and stdin, so no registry is involved; the assertions are on the image buildah
+committed: its config (Env, Cmd, labels), its history (no secret), and what pups received.
+
+The same build makes the logical backup runner from the lock's backup_runner. Its base stands in
+for the official postgres image (docker-library/postgres 18/trixie/Dockerfile at
+12eb5762e3cf3c44440ed078b59843b5dfbde570: Debian plus that major's PostgreSQL): a real Debian 12
+from debootstrap (tests/fixtures/buildah.py), on which the generated Dockerfile's apt-get really
+installs python3-boto3 and Debian's postgresql-client-15. Its entry point then backs up Debian's
+PostgreSQL 15 into the S3 server, and the backup restores.
 """
 
 from __future__ import annotations
@@ -14,7 +21,18 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.forumops.discourse.plugins.module_utils import image
+from ansible_collections.forumops.discourse.plugins.module_utils import backup_runner, image
+from tests.fixtures.ansible import REPO_ROOT
+from tests.fixtures.backup_db import (
+    BUCKET,
+    NEWEST,
+    fingerprint,
+    fresh_database,
+    job_env,
+    run,
+    s3_args,
+    seed,
+)
 from tests.integration import test_image_build as shared
 from tests.integration.test_image_build import build, lock_for, recap
 
@@ -31,16 +49,9 @@ BASE = "localhost/forumops-standin-base"
 
 
 @pytest.fixture(scope="module")
-def buildah(tmp_path_factory):
-    root = tmp_path_factory.mktemp("buildah")
-    flags = ["--root", str(root / "storage"), "--runroot", str(root / "run"), "--storage-driver", "vfs"]
-
-    def run(*args, **kwargs):
-        return subprocess.run(
-            ["buildah", *flags, *args], check=True, capture_output=True, text=True, **kwargs
-        )
-
-    tree = root / "tree"
+def standin_base(buildah):
+    """The busybox stand-in for discourse/base, with the recording pups."""
+    tree = buildah["root"] / "tree"
     for directory in ("bin", "usr/local/bin", "sbin", "tmp"):
         (tree / directory).mkdir(parents=True)
     shutil.copy2("/bin/busybox", tree / "bin" / "busybox")
@@ -48,19 +59,18 @@ def buildah(tmp_path_factory):
         (tree / "bin" / applet).symlink_to("busybox")
     (tree / "usr/local/bin/pups").write_text(PUPS_STANDIN)
     (tree / "usr/local/bin/pups").chmod(0o755)
-    container = run("from", "scratch").stdout.strip()
-    run("copy", container, f"{tree}/", "/")
-    run("config", "--cmd", '["/bin/sh"]', container)
-    run("commit", container, f"{BASE}:1")
-    run("rm", container)
-    yield {"run": run, "flags": flags}
-    subprocess.run(["buildah", *flags, "rm", "--all"], check=False, capture_output=True)
-    shutil.rmtree(root, ignore_errors=True)
+    container = buildah["run"]("from", "scratch").stdout.strip()
+    buildah["run"]("copy", container, f"{tree}/", "/")
+    buildah["run"]("config", "--cmd", '["/bin/sh"]', container)
+    buildah["run"]("commit", container, f"{BASE}:1")
+    buildah["run"]("rm", container)
+    return {"repository": BASE, "tag": "1", "digest": ""}
 
 
-def build_with_buildah(sources, buildah, ansible, tmp_path, **variables):
+def build_with_buildah(sources, buildah, ansible, tmp_path, lock_changes=None, **variables):
     """Build the stand-in lock with buildah (vfs, chroot); {result, manifest (None on failure), out}."""
-    lock = lock_for(sources, base_image={"repository": BASE, "tag": "1", "digest": ""})
+    base = {"repository": BASE, "tag": "1", "digest": ""}
+    lock = lock_for(sources, base_image=base, **(lock_changes or {}))
     vars_ = {
         "discourse_image_builder": "buildah",
         "discourse_image_builder_global_flags": buildah["flags"],
@@ -75,16 +85,34 @@ def build_with_buildah(sources, buildah, ansible, tmp_path, **variables):
 
 
 @pytest.fixture(scope="module")
-def built(sources, buildah, ansible, tmp_path_factory):
+def built(sources, buildah, standin_base, debian_base, ansible, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("image-buildah")
-    return build_with_buildah(sources, buildah, ansible, tmp_path, discourse_image_tags=["stable"])
+    return build_with_buildah(
+        sources,
+        buildah,
+        ansible,
+        tmp_path,
+        lock_changes={"backup_runner": runner_pins(debian_base)},
+        discourse_image_tags=["stable"],
+    )
+
+
+RUNNER_REPOSITORY = "registry.example.test/forum/discourse-backup"
+RUNNER_CODE = {
+    "backup.py": REPO_ROOT / "plugins" / "module_utils" / "backup.py",
+    "run.py": REPO_ROOT / "roles" / "discourse_backup" / "files" / "logical_backup_job.py",
+}
+
+
+def runner_pins(base):
+    return {"repository": RUNNER_REPOSITORY, "base_image": base, "postgres_major": 15}
 
 
 TOKEN = "ghp_forumopsTestToken0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
-def built_with_git_credentials(sources, buildah, ansible, tmp_path_factory):
+def built_with_git_credentials(sources, buildah, standin_base, ansible, tmp_path_factory):
     """A second build whose plugins would come from a private repository (issue 22, item 4)."""
     tmp_path = tmp_path_factory.mktemp("image-buildah-git")
     credentials = tmp_path / "git-credentials"
@@ -196,3 +224,77 @@ def test_pups_received_the_config_and_the_skip_tags(built, buildah):
     finally:
         buildah["run"]("umount", container)
         buildah["run"]("rm", container)
+
+
+def test_the_build_makes_the_backup_runner_and_records_it(built, buildah, debian_base):
+    plan = backup_runner.runner_plan(
+        runner_pins(debian_base), {name: path.read_text() for name, path in RUNNER_CODE.items()}
+    )
+    assert built["manifest"]["backup_runner"] == {
+        "reference": plan["reference"],
+        "digest": "",  # not pushed
+        "base_image": {"tag": "localhost/forumops-standin-debian:bookworm", "digest": ""},
+        "postgres_major": 15,
+    }
+    assert plan["reference"].startswith(f"{RUNNER_REPOSITORY}:pg15-")
+    context = built["out"] / "backup-runner" / "context"
+    assert sorted(p.name for p in context.iterdir()) == ["Dockerfile", "backup.py", "run.py"]
+    assert (context / "Dockerfile").read_text() == plan["dockerfile"]
+    for name, path in RUNNER_CODE.items():
+        assert (context / name).read_text() == path.read_text()
+    info = json.loads(buildah["run"]("inspect", "--type", "image", plan["reference"]).stdout)
+    config = info["OCIv1"]["config"]
+    assert config["Entrypoint"] == ["python3", "/opt/forumops/run.py"]
+    assert config["User"] == "65534:65534"
+    assert {k: config["Labels"][k] for k in plan["labels"]} == plan["labels"]
+    path = "PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    assert path in config["Env"]
+
+
+@pytest.mark.postgres
+@pytest.mark.s3
+def test_the_runners_entry_point_backs_up_postgres_15_into_s3(
+    built, buildah, debian_postgres, s3_server, ansible, tmp_path
+):
+    """The runner's own entry point, as the Job starts it (its user, no ConfigMap over its code),
+    against Debian's PostgreSQL 15 and the S3 server; the object then restores into a new database."""
+    server = debian_postgres(15)
+    source = fresh_database(server, "runner_source")
+    seed(server, source)
+    s3_server.client().create_bucket(Bucket=BUCKET)
+    reference = built["manifest"]["backup_runner"]["reference"]
+    config = json.loads(buildah["run"]("inspect", "--type", "image", reference).stdout)["OCIv1"]["config"]
+    env = job_env(server, source, s3_server)
+    container = buildah["run"]("from", "--pull-never", reference).stdout.strip()
+    try:
+        env_args = [arg for key, value in env.items() for arg in ("--env", f"{key}={value}")]
+        assert buildah["run"]("run", "--isolation", "chroot", container, "--", "id", "-u").stdout == "65534\n"
+        proc = subprocess.run(
+            ["buildah", *buildah["flags"], "run", "--isolation", "chroot", *env_args, container, "--",
+             *config["Entrypoint"]],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+    finally:
+        buildah["run"]("rm", container)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    # Debian's client of the server's major, found in /usr/lib/postgresql/15/bin
+    assert report["pg_dump"].startswith("pg_dump (PostgreSQL) 15."), report["pg_dump"]
+    assert report["schema_version"] == NEWEST
+    assert report["key"].startswith("default/forum-example-com-")
+    head = s3_server.client().head_object(Bucket=BUCKET, Key=report["key"])
+    assert head["Metadata"] == {"sha256": report["sha256"], "pg-dump": report["pg_dump"]}
+
+    target = fresh_database(server, "runner_target")
+    restored, proc = run(
+        ansible,
+        tmp_path,
+        "logical_restore",
+        db=server.db_option(target),
+        s3=s3_args(s3_server),
+        key=report["key"],
+        target_version=NEWEST,
+        pg_bin_dir=str(server.bin_dir),
+    )
+    assert restored.get("failed") is not True, restored.get("msg") or proc.stderr
+    assert fingerprint(server, target) == fingerprint(server, source)

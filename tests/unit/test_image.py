@@ -236,7 +236,7 @@ def test_migrations_are_classified_by_folder():
     ]
 
 
-def test_labels_carry_the_manifest_without_the_image_section_or_the_settings_catalog():
+def test_labels_carry_the_manifest_without_the_image_sections_or_the_settings_catalog():
     manifest = image.build_manifest(
         "v3.5.0",
         SHA,
@@ -250,11 +250,14 @@ def test_labels_carry_the_manifest_without_the_image_section_or_the_settings_cat
         "",
         {"pre": ["1"], "post": []},
         site_settings={"title": {"type": "string", "default": "Discourse"}},
+        backup_runner={"reference": "r/backup:pg18-0123456789ab", "digest": "sha256:" + "0" * 64},
     )
     assert manifest["site_settings"] == {"title": {"type": "string", "default": "Discourse"}}
+    assert manifest["backup_runner"]["reference"] == "r/backup:pg18-0123456789ab"
     labels = image.manifest_labels(manifest)
+    # the runner's digest is known only after the Discourse image is built: not a label
     assert json.loads(labels["org.forumops.discourse.build-manifest"]) == {
-        k: v for k, v in manifest.items() if k not in ("image", "site_settings")
+        k: v for k, v in manifest.items() if k not in ("image", "site_settings", "backup_runner")
     }
     assert labels["org.opencontainers.image.revision"] == SHA
 
