@@ -26,7 +26,7 @@ from tests.fixtures.backup_db import (
     run,
     s3_args,
 )
-from tests.fixtures.postgres import DEBIAN_BIN_DIRS
+from tests.fixtures.postgres import DEBIAN_BIN_DIRS, DEBIAN_MAJORS, WHEEL_MAJOR, client_major_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.s3]
 
@@ -266,8 +266,8 @@ def test_a_read_only_column_trigger_and_its_discourse_function_survive_the_resto
         postgres_server.query("UPDATE topics SET legacy_views = 1 WHERE id = 1", target_db)
 
 
-# The wheel's PostgreSQL 18 and each major Debian installed (15 on Debian 12).
-TARGET_MAJORS = sorted({18, *DEBIAN_BIN_DIRS})
+# The wheel's PostgreSQL 18 and each major of Debian's here (15 on Debian 12, 17 from Debian 13).
+TARGET_MAJORS = sorted({WHEEL_MAJOR, *DEBIAN_MAJORS})
 
 
 @pytest.mark.parametrize("major", TARGET_MAJORS)
@@ -277,7 +277,8 @@ def test_a_pg_dump_18_backup_restores_into_each_major_here(
     """pg_dump 18 frames its output with \\restrict/\\unrestrict and sets transaction_timeout, which
     PostgreSQL before 17 rejects. The restore picks its psql as upstream's PostgresTools.find does
     (lib/backup_restore/postgres_tools.rb 86159e6bb7278cefdf10deb57ac823760bd4b2b1): the newest of the
-    server's major or older; for Debian's server no pg_bin_dir is given, so the choice is real."""
+    server's major or older; for Debian's server no pg_bin_dir is given, so the choice is real
+    (Debian 13's 17 runs chrooted: its psql is this machine's newest not newer, 15)."""
     made = backup(ansible, tmp_path, postgres_server, bucket, source_db)
     sql = gzip.decompress(bucket.client().get_object(Bucket=BUCKET, Key=made["key"])["Body"].read()).decode()
     assert re.search(r"^\\restrict \w+$", sql, re.M)
@@ -290,7 +291,7 @@ def test_a_pg_dump_18_backup_restores_into_each_major_here(
     )
 
     assert proc.returncode == 0, proc.stdout[-3000:]
-    assert restored["psql"].startswith(f"psql (PostgreSQL) {major}."), restored["psql"]
+    assert restored["psql"].startswith(f"psql (PostgreSQL) {client_major_for(major)}."), restored["psql"]
     assert server.query("SHOW server_version_num")[0][0].startswith(str(major))
     assert fingerprint(server, target) == fingerprint(postgres_server, source_db)
 
