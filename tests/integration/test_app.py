@@ -543,3 +543,41 @@ def test_pods_get_no_api_token_and_no_service_links(tmp_path):
     assert kinds == ["Deployment", "Deployment", "Job", "Job"]  # web, Sidekiq, migrate-pre, migrate-post
     for name, spec in pods.items():
         assert (spec["automountServiceAccountToken"], spec["enableServiceLinks"]) == (False, False), name
+
+
+def test_every_discourse_pod_shares_one_pod_spec(tmp_path):
+    """Web, Sidekiq and the Jobs get the same scheduling, pull and security fields from one partial
+    (templates/partials/pod-spec.yaml.j2)."""
+    extra = {
+        "discourse_app_sidekiq_mode": "separated",
+        "discourse_app_image_pull_secrets": ["regcred", "mirror-cred"],
+        "discourse_app_node_selector": {"forumops.io/pool": "forums"},
+        "discourse_app_tolerations": [{"key": "forums", "operator": "Exists", "effect": "NoSchedule"}],
+    }
+    documents = render_app(tmp_path, "-e", json.dumps(extra))
+    shared = {
+        f"{d['kind']}/{d['metadata']['name']}": {
+            key: d["spec"]["template"]["spec"].get(key)
+            for key in (
+                "automountServiceAccountToken",
+                "enableServiceLinks",
+                "securityContext",
+                "imagePullSecrets",
+                "nodeSelector",
+                "tolerations",
+            )
+        }
+        for d in documents
+        if d["kind"] in ("Deployment", "Job")
+    }
+    assert len(shared) == 4  # web, Sidekiq, migrate-pre, migrate-post
+    expected = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},  # the role's default
+        "imagePullSecrets": [{"name": "regcred"}, {"name": "mirror-cred"}],
+        "nodeSelector": {"forumops.io/pool": "forums"},
+        "tolerations": [{"key": "forums", "operator": "Exists", "effect": "NoSchedule"}],
+    }
+    for name, fields in shared.items():
+        assert fields == expected, name
