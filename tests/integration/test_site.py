@@ -307,3 +307,23 @@ def test_a_long_namespace_and_an_hpa_with_a_count_outside_its_bounds_are_named(a
         "it must lie within 1 <= discourse_app_hpa_min_replicas (2) <= discourse_app_web_replicas <= "
         "discourse_app_hpa_max_replicas (6)"
     ) in flat
+
+
+def test_the_summary_names_the_host_the_app_serves(ansible, tmp_path):
+    """discourse_app_hostname (default discourse_hostname) is the one host of a site: the Ingress and
+    the summary say the same (render mode: no cluster, no S3)."""
+    result = converge(
+        ansible,
+        "site-hostname",
+        "-e",
+        f"discourse_render_dir={tmp_path}",
+        "-e",
+        "discourse_app_hostname=community.example.test",
+    )
+    assert result.returncode == 0, result.stdout[-5000:]
+    assert summary(result.stdout)[0] == f"site: {SITE} -> https://community.example.test"
+    documents = yaml.safe_load_all((tmp_path / SITE / "app.yaml").read_text())
+    hosts = {
+        rule["host"] for d in documents if d and d["kind"] == "Ingress" for rule in d["spec"]["rules"]
+    }
+    assert hosts == {"community.example.test"}
