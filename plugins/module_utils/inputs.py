@@ -6,7 +6,7 @@ Argument specs check types and choices; they cannot say that a replica count is 
 ``2GB`` is no Kubernetes quantity or that hour 25 does not exist. The rules here follow the
 inputs' naming (``*_replicas``, ``*_timeout``, ``*_size``, ``*_resources``, ``*_schedule``, ...),
 so a new input of that kind is checked without an entry of its own. Each message names the
-variable and its value. Cross-field checks stay with each role (vars/main.yml).
+variable and its value. Cross-field checks are per role (module_utils/cross_field.py).
 """
 
 from __future__ import annotations

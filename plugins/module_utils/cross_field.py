@@ -1,0 +1,228 @@
+# Copyright: (c) 2026, forumops.discourse contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Each role's cross-field input checks, in pure Python (no Ansible imports).
+
+plugins/action/validate_inputs.py calls a role's function here with the role's inputs as its
+argument spec typed them (so ``-e flag=false`` is False) and the play's ``discourse_render_dir``,
+after the checks by type (argument spec) and by name (module_utils/inputs.py). Each function returns
+every problem at once, each message naming its variables; a mode's checks run only in that mode.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Kubernetes names: a namespace is a DNS label, most objects a DNS subdomain.
+NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+LABEL_VALUE_RE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+
+# --- discourse_valkey ----------------------------------------------------------------------------
+
+# valkey.conf directives the role owns; discourse_valkey_extra_config may not set them.
+VALKEY_MANAGED_DIRECTIVES = (
+    "bind", "port", "protected-mode", "dir", "daemonize", "supervised", "logfile", "appendonly",
+    "appendfsync", "appendfilename", "appenddirname", "maxmemory", "maxmemory-policy",
+    "cluster-enabled", "cluster-config-file", "requirepass", "masterauth", "masteruser", "aclfile",
+    "include", "user", "unixsocket", "replicaof", "slaveof",
+)  # fmt: skip
+# Byte multipliers: Valkey's units (k = 1000, kb = 1024) and Kubernetes quantities.
+VALKEY_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 10**6, "mb": 2**20, "g": 10**9, "gb": 2**30}
+QUANTITY_UNITS = {"": 1, "k": 1000, "M": 10**6, "G": 10**9, "T": 10**12, "Ki": 2**10, "Mi": 2**20}
+QUANTITY_UNITS.update({"Gi": 2**30, "Ti": 2**40})
+# A Valkey size (512mb, 1gb, 100000) and a Kubernetes quantity of bytes (2Gi, 512Mi, 1.5G).
+VALKEY_SIZE_RE = re.compile(r"^([0-9]+)(b|k|kb|m|mb|g|gb)?$")
+BYTES_QUANTITY_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
+
+
+def valkey_errors(v, render_dir=""):
+    """discourse_valkey: names, the image, extra_config against the managed directives, maxmemory
+    below the memory limit, the external server's address, and password rotation's mode."""
+    statefulset = v["discourse_valkey_mode"] == "statefulset"
+    external = v["discourse_valkey_mode"] == "external"
+    errors = []
+    namespace, site = v["discourse_valkey_namespace"], v["discourse_valkey_site_name"]
+    name, secret = v["discourse_valkey_name"], v["discourse_valkey_secret_name"]
+    if not (
+        NAMESPACE_RE.match(namespace)
+        and len(namespace) <= 63
+        and LABEL_VALUE_RE.match(site)
+        and len(site) <= 63
+        and re.match(r"^[a-z]([-a-z0-9]*[a-z0-9])?$", name)
+        and len(name) <= 40
+        and SUBDOMAIN_RE.match(secret)
+        and len(secret) <= 253
+    ):
+        errors.append(
+            f"discourse_valkey_namespace ({namespace}) must be a namespace name, discourse_valkey_site_name "
+            f"({site}) a label value (63 characters at most), discourse_valkey_name ({name}) a DNS label of "
+            "at most 40 characters starting with a letter (it names the Services and the StatefulSet's "
+            f"pods), and discourse_valkey_secret_name ({secret}) a Secret name."
+        )
+    image = v["discourse_valkey_image"]
+    if statefulset and not (image and not re.search(r"\s", image)):
+        errors.append(f"discourse_valkey_image ({image}) must be an image reference.")
+    extra = v["discourse_valkey_extra_config"]
+    refused = [key.lower() for key in extra if key.lower() in VALKEY_MANAGED_DIRECTIVES]
+    blanks = [key for key in extra if re.search(r"\s", key)]
+    breaks = [value for value in extra.values() if "\n" in str(value)]
+    if statefulset and (refused or blanks or breaks):
+        what = ", ".join(refused) or "directives with blanks in their name or values with line breaks"
+        errors.append(
+            f"discourse_valkey_extra_config may not set {what}: the role manages "
+            f"{', '.join(VALKEY_MANAGED_DIRECTIVES)} (use the role's own inputs)."
+        )
+    maxmemory = v["discourse_valkey_maxmemory"]
+    size = VALKEY_SIZE_RE.match(maxmemory.lower())
+    limit = str((v["discourse_valkey_resources"].get("limits") or {}).get("memory", ""))
+    quantity = BYTES_QUANTITY_RE.match(limit)
+    if statefulset and maxmemory and size and quantity:
+        maxmemory_bytes = int(size[1]) * VALKEY_UNITS[size[2] or ""]
+        limit_bytes = int(float(quantity[1]) * QUANTITY_UNITS[quantity[2] or ""])
+        if maxmemory_bytes >= limit_bytes:
+            errors.append(
+                f"discourse_valkey_maxmemory ({maxmemory}, {maxmemory_bytes} bytes) must be below the memory "
+                f"limit in discourse_valkey_resources.limits.memory ({limit}, {limit_bytes} bytes); leave "
+                "about a quarter of the limit for the AOF rewrite and client buffers."
+            )
+    host, port = v["discourse_valkey_external_host"], v["discourse_valkey_external_port"]
+    if external and not (
+        host
+        and not re.search(r"[\s/]", host)
+        and 1 <= port <= 65535
+        and (v["discourse_valkey_external_tls"] or not v["discourse_valkey_external_tls_ca_cert"])
+        and v["discourse_valkey_external_connect_timeout"] >= 1
+    ):
+        errors.append(
+            "In external mode discourse_valkey_external_host must be a host name or address (no scheme, no "
+            f'path; it is "{host}"), discourse_valkey_external_port a TCP port ({port}), '
+            "discourse_valkey_external_tls_ca_cert needs discourse_valkey_external_tls: true, and "
+            "discourse_valkey_external_connect_timeout must be positive."
+        )
+    if v["discourse_valkey_password_rotation"] and not (statefulset and not v["discourse_valkey_render_dir"]):
+        errors.append(
+            "discourse_valkey_password_rotation rotates the password the role generates in statefulset mode; "
+            "in external mode change discourse_valkey_external_password, in render mode the Secret is yours."
+        )
+    return errors
+
+
+# --- discourse_database --------------------------------------------------------------------------
+
+PG_IDENTIFIER_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# CloudNativePG reads the major from the tag.
+CNPG_IMAGE_RE = re.compile(r"^[^\s@]+:[0-9]+[^\s@]*(@sha256:[0-9a-f]{64})?$")
+
+
+def database_errors(v, render_dir=""):
+    """discourse_database: names and identifiers, the image tag, the pooler, backups' bucket,
+    Secret, retention and endpoint, the external server, and the password and its rotation."""
+
+    def got(key):
+        return f"got '{v['discourse_database_' + key]}'"
+
+    cnpg = v["discourse_database_mode"] == "cnpg"
+    backups = cnpg and v["discourse_database_backup_enabled"]
+    external = v["discourse_database_mode"] == "external"
+    create, manage = v["discourse_database_external_create"], v["discourse_database_external_manage_secret"]
+    password, rotation = v["discourse_database_password"], v["discourse_database_password_rotation"]
+    image, endpoint = v["discourse_database_image"], v["discourse_database_backup_endpoint"]
+    cluster, pooler = v["discourse_database_cluster_name"], v["discourse_database_pooler_name"]
+    port = v["discourse_database_external_port"]
+    checks = [
+        (
+            re.match(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", v["discourse_database_namespace"]),
+            "discourse_database_namespace: must be a Kubernetes namespace name (a DNS label), "
+            + got("namespace"),
+        ),
+        (
+            re.match(r"^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$", v["discourse_database_secret_name"]),
+            f"discourse_database_secret_name: must be a Kubernetes object name, {got('secret_name')}",
+        ),
+        (
+            PG_IDENTIFIER_RE.match(v["discourse_database_name"]),
+            f"discourse_database_name: must be a lower-case PostgreSQL identifier, {got('name')}",
+        ),
+        (
+            PG_IDENTIFIER_RE.match(v["discourse_database_owner"])
+            and v["discourse_database_owner"] not in ("postgres", "streaming_replica"),
+            "discourse_database_owner: must be a lower-case PostgreSQL identifier other than postgres and "
+            f"streaming_replica, {got('owner')}",
+        ),
+        (
+            not password or len(password) >= 16,
+            "discourse_database_password: must be empty (generated once) or at least 16 characters long",
+        ),
+        (
+            not cnpg or re.match(r"^[a-z]([-a-z0-9]{0,48}[a-z0-9])?$", cluster),
+            "discourse_database_cluster_name: must be a DNS label of at most 50 characters starting with a "
+            f"letter, {got('cluster_name')}",
+        ),
+        (
+            not cnpg or not image or CNPG_IMAGE_RE.match(image),
+            "discourse_database_image: needs a tag that starts with the PostgreSQL major version "
+            f"(CloudNativePG reads it), {got('image')}",
+        ),
+        (
+            not cnpg
+            or not v["discourse_database_pooler_enabled"]
+            or (pooler != cluster and re.match(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$", pooler)),
+            "discourse_database_pooler_name: must be a DNS label different from the Cluster's name, "
+            + got("pooler_name"),
+        ),
+        (
+            not backups
+            or re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", v["discourse_database_backup_bucket"]),
+            "discourse_database_backup_bucket: backups are enabled but no valid bucket is set "
+            f"({got('backup_bucket')}); set it, or run the storage role first so it defaults from "
+            "discourse_storage_connection.backups_bucket",
+        ),
+        (
+            not backups or SUBDOMAIN_RE.match(v["discourse_database_backup_credentials_secret"]),
+            "discourse_database_backup_credentials_secret: backups are enabled but no Secret with "
+            f"access-key-id and secret-access-key is named ({got('backup_credentials_secret')})",
+        ),
+        (
+            not backups or re.match(r"^[1-9][0-9]*[dwm]$", v["discourse_database_backup_retention"]),
+            f"discourse_database_backup_retention: must look like 30d, 4w or 6m, {got('backup_retention')}",
+        ),
+        (
+            not backups or not endpoint or re.match(r"^https?://[^/\s]+", endpoint),
+            "discourse_database_backup_endpoint: must be empty (AWS S3) or an http(s) URL, "
+            + got("backup_endpoint"),
+        ),
+        (
+            not external or v["discourse_database_external_host"],
+            "discourse_database_external_host: external mode needs the server's host name",
+        ),
+        (
+            not external or 0 < port < 65536,
+            f"discourse_database_external_port: must be a TCP port, got {port}",
+        ),
+        (
+            not external or manage or not create or password,
+            "discourse_database_password: must be set when discourse_database_external_create is true and "
+            "discourse_database_external_manage_secret is false (no Secret to keep a generated password in)",
+        ),
+        (
+            not rotation or not password,
+            "discourse_database_password_rotation: rotates the generated password; with "
+            "discourse_database_password set, change that value instead",
+        ),
+        (
+            not rotation or not render_dir,
+            "discourse_database_password_rotation: has no effect in render mode, where the credentials "
+            "Secret is yours",
+        ),
+        (
+            not rotation or not external or (create and manage),
+            "discourse_database_password_rotation: in external mode needs "
+            "discourse_database_external_create and discourse_database_external_manage_secret true (the "
+            "role sets the new password on the server and in the Secret)",
+        ),
+    ]
+    return [message for ok, message in checks if not ok]
+
+
+# The roles whose cross-field checks are here; validate_inputs calls them by role name.
+CHECKS = {"discourse_valkey": valkey_errors, "discourse_database": database_errors}

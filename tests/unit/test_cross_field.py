@@ -1,0 +1,242 @@
+"""module_utils/cross_field: each role's cross-field input checks, exact messages."""
+
+import pytest
+
+from ansible_collections.forumops.discourse.plugins.module_utils import cross_field
+
+MANAGED = (
+    "bind, port, protected-mode, dir, daemonize, supervised, logfile, appendonly, appendfsync, "
+    "appendfilename, appenddirname, maxmemory, maxmemory-policy, cluster-enabled, cluster-config-file, "
+    "requirepass, masterauth, masteruser, aclfile, include, user, unixsocket, replicaof, slaveof"
+)
+# discourse_valkey's defaults, as the argument spec types them for a site "forum" in namespace "forum".
+VALKEY = {
+    "discourse_valkey_mode": "statefulset",
+    "discourse_valkey_namespace": "forum",
+    "discourse_valkey_site_name": "forum",
+    "discourse_valkey_render_dir": "",
+    "discourse_valkey_name": "valkey",
+    "discourse_valkey_secret_name": "valkey-password",
+    "discourse_valkey_password_rotation": "",
+    "discourse_valkey_image": "docker.io/valkey/valkey:8.1.8",
+    "discourse_valkey_maxmemory": "",
+    "discourse_valkey_extra_config": {},
+    "discourse_valkey_resources": {"requests": {"memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+    "discourse_valkey_external_host": "",
+    "discourse_valkey_external_port": 6379,
+    "discourse_valkey_external_tls": False,
+    "discourse_valkey_external_tls_ca_cert": "",
+    "discourse_valkey_external_connect_timeout": 5,
+}
+NAMES = (
+    "discourse_valkey_namespace ({}) must be a namespace name, discourse_valkey_site_name ({}) a label value "
+    "(63 characters at most), discourse_valkey_name ({}) a DNS label of at most 40 characters starting with "
+    "a "
+    "letter (it names the Services and the StatefulSet's pods), and discourse_valkey_secret_name ({}) a "
+    "Secret name."
+)
+EXTERNAL = (
+    "In external mode discourse_valkey_external_host must be a host name or address (no scheme, no path; it "
+    'is "{}"), discourse_valkey_external_port a TCP port ({}), discourse_valkey_external_tls_ca_cert needs '
+    "discourse_valkey_external_tls: true, and discourse_valkey_external_connect_timeout must be positive."
+)
+ROTATION = (
+    "discourse_valkey_password_rotation rotates the password the role generates in statefulset mode; in "
+    "external mode change discourse_valkey_external_password, in render mode the Secret is yours."
+)
+
+
+def names(namespace, site, name):
+    return NAMES.format(namespace, site, name, "valkey-password")
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({}, []),
+        ({"discourse_valkey_namespace": "Forum_NS"}, [names("Forum_NS", "forum", "valkey")]),
+        ({"discourse_valkey_name": "1valkey"}, [names("forum", "forum", "1valkey")]),
+        ({"discourse_valkey_name": "v" * 41}, [names("forum", "forum", "v" * 41)]),
+        ({"discourse_valkey_image": "valkey 8"}, ["discourse_valkey_image (valkey 8) must be an image "
+                                                  "reference."]),
+        (
+            {"discourse_valkey_extra_config": {"hz": 20, "MaxMemory-Policy": "allkeys-lru", "save": ""}},
+            [f"discourse_valkey_extra_config may not set maxmemory-policy: the role manages {MANAGED} "
+             "(use the role's own inputs)."],
+        ),
+        (
+            {"discourse_valkey_extra_config": {"notify-keyspace-events": "Ex\nrequirepass x"}},
+            ["discourse_valkey_extra_config may not set directives with blanks in their name or values with "
+             "line "
+             f"breaks: the role manages {MANAGED} (use the role's own inputs)."],
+        ),
+        # 512mb is 536870912 bytes, the limit 512Mi too: not below it
+        (
+            {"discourse_valkey_maxmemory": "512MB"},
+            ["discourse_valkey_maxmemory (512MB, 536870912 bytes) must be below the memory limit in "
+             "discourse_valkey_resources.limits.memory (512Mi, 536870912 bytes); leave about a quarter of "
+             "the "
+             "limit for the AOF rewrite and client buffers."],
+        ),
+        ({"discourse_valkey_maxmemory": "384mb"}, []),
+        ({"discourse_valkey_maxmemory": "500m", "discourse_valkey_resources": {"limits": {"memory": "0.5G"}}},
+         ["discourse_valkey_maxmemory (500m, 500000000 bytes) must be below the memory limit in "
+          "discourse_valkey_resources.limits.memory (0.5G, 500000000 bytes); leave about a quarter of the "
+          "limit "
+          "for the AOF rewrite and client buffers."]),
+        # no limit or an unparsable size: nothing to compare (the size is checked by its name)
+        ({"discourse_valkey_maxmemory": "4gb", "discourse_valkey_resources": {}}, []),
+        ({"discourse_valkey_maxmemory": "lots"}, []),
+        ({"discourse_valkey_mode": "external"}, [EXTERNAL.format("", 6379)]),
+        (
+            {"discourse_valkey_mode": "external", "discourse_valkey_external_host": "redis://valkey.example.net"},
+            [EXTERNAL.format("redis://valkey.example.net", 6379)],
+        ),
+        (
+            {"discourse_valkey_mode": "external", "discourse_valkey_external_host": "v.example.net",
+             "discourse_valkey_external_tls_ca_cert": "-----BEGIN CERTIFICATE-----"},
+            [EXTERNAL.format("v.example.net", 6379)],
+        ),
+        # in external mode the StatefulSet's checks do not apply
+        (
+            {"discourse_valkey_mode": "external", "discourse_valkey_external_host": "v.example.net",
+             "discourse_valkey_image": "", "discourse_valkey_maxmemory": "1gb"},
+            [],
+        ),
+        ({"discourse_valkey_password_rotation": "2026-12"}, []),
+        ({"discourse_valkey_password_rotation": "2026-12", "discourse_valkey_render_dir": "/r"}, [ROTATION]),
+        (
+            {"discourse_valkey_password_rotation": "2026-12", "discourse_valkey_mode": "external",
+             "discourse_valkey_external_host": "v.example.net"},
+            [ROTATION],
+        ),
+    ],
+)  # fmt: skip
+def test_valkey(changes, expected):
+    assert cross_field.valkey_errors({**VALKEY, **changes}) == expected
+
+
+DATABASE = {
+    "discourse_database_mode": "cnpg",
+    "discourse_database_namespace": "forum",
+    "discourse_database_name": "discourse",
+    "discourse_database_owner": "discourse",
+    "discourse_database_secret_name": "discourse-pg-credentials",
+    "discourse_database_password": "",
+    "discourse_database_password_rotation": "",
+    "discourse_database_cluster_name": "discourse-pg",
+    "discourse_database_image": "",
+    "discourse_database_pooler_enabled": False,
+    "discourse_database_pooler_name": "discourse-pg-pooler-rw",
+    "discourse_database_backup_enabled": False,
+    "discourse_database_backup_bucket": "",
+    "discourse_database_backup_endpoint": "",
+    "discourse_database_backup_credentials_secret": "",
+    "discourse_database_backup_retention": "30d",
+    "discourse_database_external_host": "",
+    "discourse_database_external_port": 5432,
+    "discourse_database_external_create": False,
+    "discourse_database_external_manage_secret": True,
+}
+BACKUPS = {
+    "discourse_database_backup_enabled": True,
+    "discourse_database_backup_bucket": "forum-backups",
+    "discourse_database_backup_credentials_secret": "forum-s3",
+}
+EXTERNAL_DB = {"discourse_database_mode": "external", "discourse_database_external_host": "db.example.net"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "render_dir", "expected"),
+    [
+        ({}, "", []),
+        (
+            {"discourse_database_namespace": "Forum", "discourse_database_owner": "postgres",
+             "discourse_database_password": "short"},
+            "",
+            ["discourse_database_namespace: must be a Kubernetes namespace name (a DNS label), got 'Forum'",
+             "discourse_database_owner: must be a lower-case PostgreSQL identifier other than postgres and "
+             "streaming_replica, got 'postgres'",
+             "discourse_database_password: must be empty (generated once) or at least 16 characters long"],
+        ),
+        (
+            {"discourse_database_secret_name": "-x", "discourse_database_name": "Discourse"},
+            "",
+            ["discourse_database_secret_name: must be a Kubernetes object name, got '-x'",
+             "discourse_database_name: must be a lower-case PostgreSQL identifier, got 'Discourse'"],
+        ),
+        (
+            {"discourse_database_cluster_name": "1pg",
+             "discourse_database_image": "ghcr.io/x/postgresql:latest"},
+            "",
+            ["discourse_database_cluster_name: must be a DNS label of at most 50 characters starting with a "
+             "letter, got '1pg'",
+             "discourse_database_image: needs a tag that starts with the PostgreSQL major version "
+             "(CloudNativePG "
+             "reads it), got 'ghcr.io/x/postgresql:latest'"],
+        ),
+        ({"discourse_database_image": f"ghcr.io/x/postgresql:17.9-standard-trixie@sha256:{'a' * 64}"},
+         "", []),
+        (
+            {"discourse_database_pooler_enabled": True, "discourse_database_pooler_name": "discourse-pg"},
+            "",
+            ["discourse_database_pooler_name: must be a DNS label different from the Cluster's name, got "
+             "'discourse-pg'"],
+        ),
+        (BACKUPS, "", []),
+        (
+            {**BACKUPS, "discourse_database_backup_bucket": "",
+             "discourse_database_backup_credentials_secret": "",
+             "discourse_database_backup_retention": "30 days",
+             "discourse_database_backup_endpoint": "s3.example"},
+            "",
+            ["discourse_database_backup_bucket: backups are enabled but no valid bucket is set (got ''); set "
+             "it, "
+             "or run the storage role first so it defaults from discourse_storage_connection.backups_bucket",
+             "discourse_database_backup_credentials_secret: backups are enabled but no Secret with "
+             "access-key-id "
+             "and secret-access-key is named (got '')",
+             "discourse_database_backup_retention: must look like 30d, 4w or 6m, got '30 days'",
+             "discourse_database_backup_endpoint: must be empty (AWS S3) or an http(s) URL, got "
+             "'s3.example'"],
+        ),
+        (
+            {"discourse_database_mode": "external", "discourse_database_external_port": 70000,
+             "discourse_database_external_create": True, "discourse_database_external_manage_secret": False},
+            "",
+            ["discourse_database_external_host: external mode needs the server's host name",
+             "discourse_database_external_port: must be a TCP port, got 70000",
+             "discourse_database_password: must be set when discourse_database_external_create is true and "
+             "discourse_database_external_manage_secret is false (no Secret to keep a generated password "
+             "in)"],
+        ),
+        # the Cluster's checks do not apply to an external server
+        ({**EXTERNAL_DB, "discourse_database_cluster_name": "1pg", **BACKUPS,
+          "discourse_database_backup_bucket": ""}, "", []),
+        ({"discourse_database_password_rotation": "2026-12"}, "", []),
+        (
+            {"discourse_database_password_rotation": "2026-12", "discourse_database_password": "p" * 16},
+            "/render",
+            ["discourse_database_password_rotation: rotates the generated password; with "
+             "discourse_database_password set, change that value instead",
+             "discourse_database_password_rotation: has no effect in render mode, where the credentials "
+             "Secret "
+             "is yours"],
+        ),
+        (
+            {**EXTERNAL_DB, "discourse_database_password_rotation": "2026-12"},
+            "",
+            ["discourse_database_password_rotation: in external mode needs "
+             "discourse_database_external_create "
+             "and discourse_database_external_manage_secret true (the role sets the new password on the "
+             "server "
+             "and in the Secret)"],
+        ),
+    ],
+)  # fmt: skip
+def test_database(changes, render_dir, expected):
+    assert cross_field.database_errors({**DATABASE, **changes}, render_dir) == expected
+
+
+def test_every_role_with_checks_here_is_a_role_of_the_collection():
+    assert sorted(cross_field.CHECKS) == ["discourse_database", "discourse_valkey"]
