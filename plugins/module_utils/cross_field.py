@@ -10,6 +10,7 @@ every problem at once, each message naming its variables; a mode's checks run on
 
 from __future__ import annotations
 
+import json
 import re
 
 # Kubernetes names: a namespace is a DNS label, most objects a DNS subdomain.
@@ -224,5 +225,102 @@ def database_errors(v, render_dir=""):
     return [message for ok, message in checks if not ok]
 
 
+# --- discourse_storage ---------------------------------------------------------------------------
+
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+ENDPOINT_RE = re.compile(r"^https?://[^/\s]+/?$")
+DNS_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
+
+
+def storage_errors(v, render_dir=""):
+    """discourse_storage: two different bucket names, endpoints and the CDN URL, the key pair,
+    MinIO's domain, object names, lifecycle days, timeouts and how uploads become readable."""
+
+    def q(key):
+        return json.dumps(v["discourse_storage_" + key])
+
+    uploads, backups = v["discourse_storage_uploads_bucket"], v["discourse_storage_backups_bucket"]
+    endpoint, api, cdn = (
+        v["discourse_storage_endpoint"],
+        v["discourse_storage_api_endpoint"],
+        v["discourse_storage_cdn_url"],
+    )
+    key_id = v["discourse_storage_access_key_id"]
+    public_read, prefixes = (
+        v["discourse_storage_uploads_public_read"],
+        v["discourse_storage_uploads_public_prefixes"],
+    )
+    checks = [
+        (
+            BUCKET_RE.match(uploads) and BUCKET_RE.match(backups) and uploads != backups,
+            f"discourse_storage_uploads_bucket ({q('uploads_bucket')}) and "
+            f"discourse_storage_backups_bucket ({q('backups_bucket')}) must be two "
+            "different S3 bucket names: 3-63 characters of lowercase letters, digits, dots and hyphens, "
+            "starting and ending with a letter or digit. The backups bucket stays private, so it cannot be "
+            "the uploads bucket.",
+        ),
+        (
+            (not endpoint or ENDPOINT_RE.match(endpoint))
+            and (not api or ENDPOINT_RE.match(api))
+            and (not cdn or re.match(r"^https?://[^\s]+$", cdn)),
+            f"discourse_storage_endpoint ({q('endpoint')}) and discourse_storage_api_endpoint "
+            f"({q('api_endpoint')}) must be empty (AWS) or a URL with scheme and host and no path, such as "
+            f"https://fsn1.your-objectstorage.com; discourse_storage_cdn_url ({q('cdn_url')}) must be empty "
+            "or a URL with scheme.",
+        ),
+        (
+            bool(key_id) == bool(v["discourse_storage_secret_access_key"]),
+            "Set both discourse_storage_access_key_id and discourse_storage_secret_access_key, or neither "
+            f"(then the Secret {v['discourse_storage_credentials_secret']} must already exist).",
+        ),
+        (
+            v["discourse_storage_mode"] != "minio"
+            or (DNS_NAME_RE.match(v["discourse_storage_minio_domain"]) and endpoint and not key_id),
+            f"minio mode needs discourse_storage_minio_domain (now {q('minio_domain')}; "
+            "by default s3.<discourse_hostname>) to be a DNS name whose subdomains are the buckets, a "
+            "non-empty discourse_storage_endpoint, and no discourse_storage_access_key_id (the role "
+            "generates MinIO's keys).",
+        ),
+        (
+            re.match(r"^[a-z]([-a-z0-9]{0,40}[a-z0-9])?$", v["discourse_storage_name"])
+            and re.match(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", v["discourse_storage_credentials_secret"])
+            and re.match(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", v["discourse_storage_namespace"]),
+            f"discourse_storage_name ({q('name')}, from the site name), "
+            f"discourse_storage_credentials_secret ({q('credentials_secret')}) and "
+            f"discourse_storage_namespace ({q('namespace')}) must be Kubernetes object names (lowercase "
+            "letters, digits and hyphens; the name starts with a letter and has at most 42 characters).",
+        ),
+        (
+            v["discourse_storage_abort_multipart_days"] >= 1
+            and v["discourse_storage_backups_expire_days"] >= 0
+            and v["discourse_storage_connect_timeout"] >= 1
+            and v["discourse_storage_read_timeout"] >= 1
+            and (v["discourse_storage_bucket_policies"] or not public_read)
+            and prefixes
+            and not [prefix for prefix in prefixes if re.match("^/", prefix)],
+            "discourse_storage_abort_multipart_days must be at least 1 (now "
+            f"{v['discourse_storage_abort_multipart_days']}), discourse_storage_backups_expire_days at "
+            f"least 0 (now {v['discourse_storage_backups_expire_days']}), discourse_storage_connect_timeout "
+            f"and discourse_storage_read_timeout at least 1 (now {v['discourse_storage_connect_timeout']} "
+            f"and {v['discourse_storage_read_timeout']}); discourse_storage_uploads_public_read needs "
+            "discourse_storage_bucket_policies; discourse_storage_uploads_public_prefixes must be key "
+            "prefixes without a leading slash.",
+        ),
+        (
+            public_read or cdn,
+            "discourse_storage_uploads_public_read is false and discourse_storage_cdn_url is empty: "
+            "Discourse sends no object ACLs (DISCOURSE_S3_USE_ACLS=false), so browsers could fetch no "
+            "upload. Set discourse_storage_cdn_url to the CDN or custom domain that reads the bucket, or "
+            "let the role make the uploads prefixes public (discourse_storage_uploads_public_read: true, "
+            "which needs bucket policies).",
+        ),
+    ]
+    return [message for ok, message in checks if not ok]
+
+
 # The roles whose cross-field checks are here; validate_inputs calls them by role name.
-CHECKS = {"discourse_valkey": valkey_errors, "discourse_database": database_errors}
+CHECKS = {
+    "discourse_valkey": valkey_errors,
+    "discourse_database": database_errors,
+    "discourse_storage": storage_errors,
+}

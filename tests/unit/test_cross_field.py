@@ -238,5 +238,93 @@ def test_database(changes, render_dir, expected):
     assert cross_field.database_errors({**DATABASE, **changes}, render_dir) == expected
 
 
+STORAGE = {
+    "discourse_storage_mode": "external",
+    "discourse_storage_name": "forum",
+    "discourse_storage_namespace": "forum",
+    "discourse_storage_uploads_bucket": "forum-uploads",
+    "discourse_storage_backups_bucket": "forum-backups",
+    "discourse_storage_endpoint": "",
+    "discourse_storage_api_endpoint": "",
+    "discourse_storage_cdn_url": "",
+    "discourse_storage_access_key_id": "",
+    "discourse_storage_secret_access_key": "",
+    "discourse_storage_credentials_secret": "forum-s3-credentials",
+    "discourse_storage_minio_domain": "s3.forum.example.com",
+    "discourse_storage_connect_timeout": 10,
+    "discourse_storage_read_timeout": 30,
+    "discourse_storage_abort_multipart_days": 7,
+    "discourse_storage_backups_expire_days": 0,
+    "discourse_storage_bucket_policies": True,
+    "discourse_storage_uploads_public_read": True,
+    "discourse_storage_uploads_public_prefixes": ["original/", "optimized/"],
+}
+BUCKETS = (
+    "discourse_storage_uploads_bucket ({}) and discourse_storage_backups_bucket ({}) must be two different "
+    "S3 bucket names: 3-63 characters of lowercase letters, digits, dots and hyphens, starting and ending "
+    "with a letter or digit. The backups bucket stays private, so it cannot be the uploads bucket."
+)
+ENDPOINTS = (
+    "discourse_storage_endpoint ({}) and discourse_storage_api_endpoint ({}) must be empty (AWS) or a URL "
+    "with scheme and host and no path, such as https://fsn1.your-objectstorage.com; "
+    "discourse_storage_cdn_url ({}) must be empty or a URL with scheme."
+)
+LIMITS = (
+    "discourse_storage_abort_multipart_days must be at least 1 (now {}), "
+    "discourse_storage_backups_expire_days at least 0 (now {}), discourse_storage_connect_timeout and "
+    "discourse_storage_read_timeout at least 1 (now {} and {}); discourse_storage_uploads_public_read needs "
+    "discourse_storage_bucket_policies; discourse_storage_uploads_public_prefixes must be key prefixes "
+    "without a leading slash."
+)
+MINIO = (
+    "minio mode needs discourse_storage_minio_domain (now {}; by default s3.<discourse_hostname>) to be a "
+    "DNS name whose subdomains are the buckets, a non-empty discourse_storage_endpoint, and no "
+    "discourse_storage_access_key_id (the role generates MinIO's keys)."
+)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({}, []),
+        ({"discourse_storage_backups_bucket": "forum-uploads"},
+         [BUCKETS.format('"forum-uploads"', '"forum-uploads"')]),
+        ({"discourse_storage_uploads_bucket": "Forum_Uploads"},
+         [BUCKETS.format('"Forum_Uploads"', '"forum-backups"')]),
+        ({"discourse_storage_endpoint": "https://fsn1.your-objectstorage.com/bucket"},
+         [ENDPOINTS.format('"https://fsn1.your-objectstorage.com/bucket"', '""', '""')]),
+        ({"discourse_storage_endpoint": "https://fsn1.your-objectstorage.com/",
+          "discourse_storage_cdn_url": "https://cdn.example.com/forum"}, []),
+        ({"discourse_storage_cdn_url": "cdn.example.com"},
+         [ENDPOINTS.format('""', '""', '"cdn.example.com"')]),
+        ({"discourse_storage_access_key_id": "AKIA"},
+         ["Set both discourse_storage_access_key_id and discourse_storage_secret_access_key, or neither "
+          "(then the Secret forum-s3-credentials must already exist)."]),
+        ({"discourse_storage_mode": "minio", "discourse_storage_endpoint": "https://s3.forum.example.com"},
+         []),
+        ({"discourse_storage_mode": "minio", "discourse_storage_minio_domain": ""},
+         [MINIO.format('""')]),
+        ({"discourse_storage_name": "1forum"},
+         ['discourse_storage_name ("1forum", from the site name), discourse_storage_credentials_secret '
+          '("forum-s3-credentials") and discourse_storage_namespace ("forum") must be Kubernetes object '
+          "names (lowercase letters, digits and hyphens; the name starts with a letter and has at most 42 "
+          "characters)."]),
+        ({"discourse_storage_abort_multipart_days": 0}, [LIMITS.format(0, 0, 10, 30)]),
+        ({"discourse_storage_uploads_public_prefixes": ["/original/"]}, [LIMITS.format(7, 0, 10, 30)]),
+        ({"discourse_storage_bucket_policies": False}, [LIMITS.format(7, 0, 10, 30)]),
+        ({"discourse_storage_uploads_public_read": False},
+         ["discourse_storage_uploads_public_read is false and discourse_storage_cdn_url is empty: "
+          "Discourse sends no object ACLs (DISCOURSE_S3_USE_ACLS=false), so browsers could fetch no upload. "
+          "Set discourse_storage_cdn_url to the CDN or custom domain that reads the bucket, or let the role "
+          "make the uploads prefixes public (discourse_storage_uploads_public_read: true, which needs "
+          "bucket policies)."]),
+        ({"discourse_storage_uploads_public_read": False,
+          "discourse_storage_cdn_url": "https://cdn.example.com"}, []),
+    ],
+)  # fmt: skip
+def test_storage(changes, expected):
+    assert cross_field.storage_errors({**STORAGE, **changes}) == expected
+
+
 def test_every_role_with_checks_here_is_a_role_of_the_collection():
-    assert sorted(cross_field.CHECKS) == ["discourse_database", "discourse_valkey"]
+    assert sorted(cross_field.CHECKS) == ["discourse_database", "discourse_storage", "discourse_valkey"]
