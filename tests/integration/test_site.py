@@ -323,7 +323,5 @@ def test_the_summary_names_the_host_the_app_serves(ansible, tmp_path):
     assert result.returncode == 0, result.stdout[-5000:]
     assert summary(result.stdout)[0] == f"site: {SITE} -> https://community.example.test"
     documents = yaml.safe_load_all((tmp_path / SITE / "app.yaml").read_text())
-    hosts = {
-        rule["host"] for d in documents if d and d["kind"] == "Ingress" for rule in d["spec"]["rules"]
-    }
+    hosts = {rule["host"] for d in documents if d and d["kind"] == "Ingress" for rule in d["spec"]["rules"]}
     assert hosts == {"community.example.test"}
