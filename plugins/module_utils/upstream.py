@@ -13,12 +13,18 @@ Upstream facts this follows:
   the newest extended support release (as ``release`` points to the newest release).
 * discourse_docker's ``launcher`` pins the base image in one line, ``image="discourse/base:<tag>"``
   (older launchers write it without quotes).
+* A plugin's ``.discourse-compatibility`` file names the commit that fits a Discourse version; the image
+  build's ``plugin:pull_compatible_all`` checks the plugin out there, so the lock pins that commit
+  (compatibility.py holds the parser and where it comes from).
 """
 
 import base64
 import datetime
 import json
 import re
+from urllib.parse import quote
+
+from ansible_collections.forumops.discourse.plugins.module_utils import compatibility
 
 try:
     import yaml
@@ -51,6 +57,14 @@ LOCK_HEADER = (
 
 class UpstreamError(Exception):
     """The API could not answer, or answered something we cannot use; the message names the URL."""
+
+
+class HTTPStatusError(UpstreamError):
+    """The API answered with an HTTP status other than 200 (not a rate limit); ``status`` holds it."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
 
 
 def version_key(tag):
@@ -175,9 +189,9 @@ class GitHub:
         ):
             raise self._limited(url, status, headers, body)
         if status == 404:
-            raise UpstreamError(f"{url}: not found (HTTP 404)")
+            raise HTTPStatusError(status, f"{url}: not found (HTTP 404)")
         if status != 200:
-            raise UpstreamError(f"{url}: HTTP {status}")
+            raise HTTPStatusError(status, f"{url}: HTTP {status}")
         try:
             data = json.loads(body.decode("utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
@@ -214,16 +228,144 @@ class GitHub:
         return base64.b64decode(data["content"]).decode("utf-8")
 
 
+class GitHubRepo:
+    """A GitHub-hosted plugin repository, read through the REST client."""
+
+    def __init__(self, client, repo):
+        self.client = client
+        self.repo = repo
+
+    def default_branch(self):
+        return self.client.json(f"/repos/{self.repo}")["default_branch"]
+
+    def branch_head(self, branch):
+        return self.client.branch_head(self.repo, branch)
+
+    def file_at(self, path, commit):
+        """The file's text at the commit, or None when the commit has no such file (HTTP 404)."""
+        try:
+            return self.client.file_at(self.repo, path, commit)
+        except HTTPStatusError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def commit_of(self, ref):
+        """The full commit a SHA (short or full), branch or tag names, or None when there is none:
+        GitHub answers 404, or 422 "No commit found for SHA", for a ref it does not know."""
+        try:
+            return self.client.commit_of(self.repo, quote(ref, safe="/"))
+        except HTTPStatusError as exc:
+            if exc.status in (404, 422):
+                return None
+            raise
+
+
+class GitRemote:
+    """A plugin repository that is not on GitHub (another host, a file:// URL, a local path), read with
+    the git command through an injected ``run(argv) -> (rc, stdout, stderr)``: ``git ls-remote`` for the
+    branch heads; a bare clone into ``clone_dir`` (made on first use, removed by the caller) for the
+    compatibility file and for resolving the ref it names."""
+
+    def __init__(self, url, run, clone_dir):
+        self.url = url
+        self._run = run
+        self._clone_dir = clone_dir
+        self._cloned = False
+
+    def _git(self, *args):
+        rc, out, err = self._run(["git", *args])
+        if rc != 0:
+            command = next(a for a in args if a in ("ls-remote", "clone", "ls-tree", "show"))
+            raise UpstreamError(
+                f"{self.url}: git {command} failed (exit {rc}): {(err or out).strip() or 'no message'}"
+            )
+        return out
+
+    def default_branch(self):
+        """The branch the remote HEAD points to (``git ls-remote --symref <url> HEAD``)."""
+        out = self._git("ls-remote", "--symref", "--", self.url, "HEAD")
+        for line in out.splitlines():
+            match = re.match(r"\Aref: refs/heads/(\S+)\tHEAD\Z", line)
+            if match:
+                return match.group(1)
+        raise UpstreamError(f"{self.url}: its HEAD names no branch; set the plugin's branch in the lock")
+
+    def branch_head(self, branch):
+        ref = f"refs/heads/{branch}"
+        for line in self._git("ls-remote", "--", self.url, ref).splitlines():
+            commit, _tab, name = line.partition("\t")
+            if name == ref:
+                return commit
+        raise UpstreamError(f"{self.url}: no branch {branch}")
+
+    def _clone(self):
+        # --filter=blob:none would fetch less, but local paths ignore it (and warn): a plain bare clone
+        if not self._cloned:
+            self._git("clone", "--bare", "--quiet", "--", self.url, self._clone_dir)
+            self._cloned = True
+        return self._clone_dir
+
+    def file_at(self, path, commit):
+        """The file's text at the commit, or None when the commit's tree has no such file."""
+        clone = self._clone()
+        if not self._git("--git-dir", clone, "ls-tree", commit, "--", path).strip():
+            return None
+        return self._git("--git-dir", clone, "show", f"{commit}:{path}")
+
+    def commit_of(self, ref):
+        """The full commit a SHA (short or full), branch or tag names, or None when there is none."""
+        rc, out, _err = self._run(
+            ["git", "--git-dir", self._clone(), "rev-parse", "--verify", "--quiet", "--end-of-options",
+             f"{ref}^{{commit}}"]
+        )  # fmt: skip
+        return out.strip() if rc == 0 and out.strip() else None
+
+
+def target_version(tag):
+    """The Discourse version a release tag stands for, as Discourse::VERSION::STRING spells it: the tag
+    without its leading ``v`` (``v3.5.0.beta3`` is 3.5.0.beta3)."""
+    return tag[1:] if tag.startswith("v") else tag
+
+
+def compatible_commit(source, head, version_tag, label):
+    """The commit of a plugin to pin for Discourse ``version_tag``: the one its
+    ``.discourse-compatibility`` at the branch head names, or the head when the file is absent or names
+    nothing for that version. ``source`` is a GitHubRepo or a GitRemote; ``label`` names the plugin in
+    errors."""
+    text = source.file_at(compatibility.FILENAME, head)
+    refused = f"{label}: no compatible commit for Discourse {version_tag}"
+    try:
+        ref = compatibility.compatible_ref(text, target_version(version_tag))
+    except compatibility.InvalidVersionListError as exc:
+        raise UpstreamError(f"{refused}: its {compatibility.FILENAME} at {head} is invalid: {exc}") from exc
+    except ValueError as exc:
+        raise UpstreamError(f"{refused}: the Discourse version is not a RubyGems version ({exc})") from exc
+    if ref is None:
+        return head
+    commit = source.commit_of(ref)
+    if commit is None:
+        raise UpstreamError(
+            f"{refused}: its {compatibility.FILENAME} at {head} names {ref!r}, which is no commit, branch "
+            "or tag of the repository"
+        )
+    return commit
+
+
 def check(
     lock,
     client,
     channel=None,
     discourse_repo="discourse/discourse",
     discourse_docker_repo="discourse/discourse_docker",
+    remote=None,
 ):
     """The lock with the newest upstream pins, and the list of {key, old, new} that changed.
 
-    Warnings (plugins not hosted on GitHub) are returned as the third element.
+    Each plugin is pinned to the commit its ``.discourse-compatibility`` names for the locked Discourse
+    version, else to its branch head (compatible_commit). ``remote(url)`` gives a GitRemote for plugins
+    not hosted on GitHub; without it they are left as they are and a warning, the third element of the
+    result, says so.
     """
     new = json.loads(json.dumps(lock))  # a deep copy of plain data
     updates = []
@@ -260,12 +402,19 @@ def check(
         update("base_image.digest", base, "digest", "")
 
     for index, plugin in enumerate(new.get("plugins") or []):
-        repo = github_repo(plugin.get("url", ""))
-        if repo is None:
-            warnings.append(f"plugins[{index}] {plugin.get('url')}: not on GitHub, its ref is left as it is")
+        url = plugin.get("url", "")
+        repo = github_repo(url)
+        if repo is not None:
+            source = GitHubRepo(client, repo)
+        elif remote is not None:
+            source = remote(url)
+        else:
+            warnings.append(f"plugins[{index}] {url}: not on GitHub, its ref is left as it is")
             continue
-        branch = plugin.get("branch") or client.json(f"/repos/{repo}")["default_branch"]
-        update(f"plugins[{index}].ref", plugin, "ref", client.branch_head(repo, branch))
+        label = f"plugins[{index}] {plugin.get('name') or url} ({url})"
+        head = source.branch_head(plugin.get("branch") or source.default_branch())
+        commit = compatible_commit(source, head, newest["name"], label)
+        update(f"plugins[{index}].ref", plugin, "ref", commit)
     return new, updates, warnings
 
 

@@ -10,7 +10,16 @@ version_added: "0.1.0"
 description:
   - Asks the GitHub REST API for the newest Discourse release on a channel, the newest commit of the
     discourse_docker branch and the C(discourse/base) tag its C(launcher) pins at that commit, and the
-    newest commit of each GitHub-hosted plugin's branch.
+    newest commit of each plugin's branch (C(branch), else the repository's default branch).
+  - "Each plugin is pinned to the commit that fits the Discourse version being locked: its
+    C(.discourse-compatibility) file at the branch head is read with upstream's rules (a YAML mapping of
+    C(<= version), C(< version) or bare C(version) to a git ref; the entries sorted by version, the first
+    one the Discourse version satisfies wins) and the ref it names is resolved to a full commit. Without
+    the file, or without a matching entry, the branch head is pinned. An invalid file, or a ref that is no
+    commit, branch or tag of the plugin, fails the module naming the plugin and the Discourse version."
+  - Plugins hosted on GitHub are read through the API; others (other hosts, C(file://) URLs, local paths)
+    with the C(git) command - C(git ls-remote) for the branch head and a temporary bare clone for the
+    compatibility file and its ref.
   - Reports what is out of date in the lock file O(path); with O(write=true) rewrites it (check mode and
     diff mode show the change without writing).
   - "Channels: C(release) is the newest final C(vX.Y.Z) tag; C(latest) also counts C(-latest) and beta
@@ -21,6 +30,7 @@ author:
   - forumops engineering (@forumops)
 requirements:
   - PyYAML
+  - git, for plugins not hosted on GitHub
 options:
   path:
     description: The lock file (C(images/<flavour>.yml)).
@@ -65,6 +75,8 @@ attributes:
 notes:
   - The base image digest cannot be read from GitHub; when the tag changes it is cleared, pin it again
     if you pin by digest.
+  - The Discourse version a plugin must fit is C(discourse.version) without its leading C(v)
+    (C(v3.5.0.beta3) is C(3.5.0.beta3)); versions compare as RubyGems' C(Gem::Version) does.
 """
 
 EXAMPLES = r"""
@@ -105,7 +117,9 @@ rate_limit:
   type: dict
 """
 
+import itertools  # noqa: E402
 import os  # noqa: E402
+import shutil  # noqa: E402
 import tempfile  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib  # noqa: E402
@@ -127,6 +141,20 @@ def _getter(module, timeout):
         return status, info, body
 
     return get
+
+
+def _remotes(module, workdir):
+    """upstream.GitRemote for each plugin not on GitHub, each cloning into its own directory of workdir."""
+    numbers = itertools.count()
+
+    def run(argv):
+        # never wait for a password on the terminal: a private URL without credentials fails at once
+        return module.run_command(argv, environ_update={"GIT_TERMINAL_PROMPT": "0"})
+
+    def remote(url):
+        return upstream.GitRemote(url, run, os.path.join(workdir, f"plugin-{next(numbers)}.git"))
+
+    return remote
 
 
 def main():
@@ -153,6 +181,7 @@ def main():
         module.fail_json(msg=f"{p['path']}: cannot read the lock file: {exc.strerror}")
 
     client = upstream.GitHub(_getter(module, p["timeout"]), api_url=p["api_url"], token=p["token"])
+    workdir = tempfile.mkdtemp(prefix="upstream_versions.")
     try:
         lock = upstream.load_lock(before, p["path"])
         new_lock, updates, warnings = upstream.check(
@@ -161,9 +190,12 @@ def main():
             channel=p["channel"],
             discourse_repo=p["discourse_repo"],
             discourse_docker_repo=p["discourse_docker_repo"],
+            remote=_remotes(module, workdir),
         )
     except upstream.UpstreamError as exc:
         module.fail_json(msg=str(exc), rate_limit={"remaining": client.remaining, "reset": client.reset})
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     for warning in warnings:
         module.warn(warning)
 
