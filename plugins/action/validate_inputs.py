@@ -4,8 +4,7 @@
 
 For each role: its argument spec (types, choices; ``-e`` strings converted as Ansible does), the
 rules module_utils/inputs.py derives from the inputs' names, and the role's own cross-field checks
-(module_utils/cross_field.py; ``__<role>_input_errors`` in vars/main.yml for a role not moved there
-yet). One failure lists every error of every role.
+(module_utils/cross_field.py). One failure lists every error of every role.
 A playbook's inputs come from playbooks/vars/argument_specs.yml; each boolean one is published as the
 fact ``__<input>`` (a role's are in its vars/main.yml).
 """
@@ -110,11 +109,21 @@ class ActionModule(ActionBase):
         errors += inputs.input_errors(options, validated.validated_parameters, defaults_empty)
         if not typed:
             return errors
-        if role in cross_field.CHECKS:
-            render_dir = self._templar.template(task_vars.get("discourse_render_dir", ""))
-            return errors + cross_field.CHECKS[role](validated.validated_parameters, render_dir or "")
-        # Not yet moved into module_utils/cross_field.py: the role's Jinja list in vars/main.yml.
-        jinja_checks = f"__{role}_input_errors"
-        if jinja_checks in task_vars:
-            errors += list(self._templar.template(trust_as_template("{{ " + jinja_checks + " }}")))
-        return errors
+        render_dir = self._templar.template(task_vars.get("discourse_render_dir", ""))
+        context, context_errors = self._context(role, task_vars)
+        if context_errors:
+            return errors + context_errors
+        return errors + cross_field.CHECKS[role](validated.validated_parameters, render_dir or "", context)
+
+    def _context(self, role, task_vars):
+        """The derived values the role's check reads (module_utils/cross_field.py CONTEXT); a filter
+        that refuses its input while one is worked out gives its message as the error."""
+        internals, removed = cross_field.CONTEXT.get(role, ({}, ()))
+        context = {"removed": [name for name in removed if name in task_vars]}
+        errors = []
+        for key, internal in internals.items():
+            try:
+                context[key] = self._templar.template(trust_as_template("{{ " + internal + " }}"))
+            except AnsibleError as exc:
+                errors.append(exc.message)
+        return context, errors

@@ -36,7 +36,7 @@ VALKEY_SIZE_RE = re.compile(r"^([0-9]+)(b|k|kb|m|mb|g|gb)?$")
 BYTES_QUANTITY_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
 
 
-def valkey_errors(v, render_dir=""):
+def valkey_errors(v, render_dir="", context=None):
     """discourse_valkey: names, the image, extra_config against the managed directives, maxmemory
     below the memory limit, the external server's address, and password rotation's mode."""
     statefulset = v["discourse_valkey_mode"] == "statefulset"
@@ -115,7 +115,7 @@ PG_IDENTIFIER_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 CNPG_IMAGE_RE = re.compile(r"^[^\s@]+:[0-9]+[^\s@]*(@sha256:[0-9a-f]{64})?$")
 
 
-def database_errors(v, render_dir=""):
+def database_errors(v, render_dir="", context=None):
     """discourse_database: names and identifiers, the image tag, the pooler, backups' bucket,
     Secret, retention and endpoint, the external server, and the password and its rotation."""
 
@@ -232,7 +232,7 @@ ENDPOINT_RE = re.compile(r"^https?://[^/\s]+/?$")
 DNS_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
 
 
-def storage_errors(v, render_dir=""):
+def storage_errors(v, render_dir="", context=None):
     """discourse_storage: two different bucket names, endpoints and the CDN URL, the key pair,
     MinIO's domain, object names, lifecycle days, timeouts and how uploads become readable."""
 
@@ -318,9 +318,169 @@ def storage_errors(v, render_dir=""):
     return [message for ok, message in checks if not ok]
 
 
+# --- discourse_app -------------------------------------------------------------------------------
+
+HOSTNAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+# Derived values the app's checks read, by the role's internal that holds each (validate_inputs
+# templates them; a filter that refuses its input there reports through the error it raises).
+APP_CONTEXT = {
+    "image": "__discourse_app_image",
+    "managed_env": "__discourse_app_managed_env",
+    "secret_env": "__discourse_app_secret_env",
+    "settings_env": "__discourse_app_settings_env",
+    "real_ip_conf": "__discourse_app_real_ip_conf",
+}
+# Inputs that were removed: setting one is an error that says what replaced it.
+APP_REMOVED = {
+    "discourse_app_sidekiq_processes": (
+        "discourse_app_sidekiq_processes was removed: each Sidekiq pod runs one Sidekiq process; scale "
+        "with discourse_app_sidekiq_replicas and threads with discourse_app_sidekiq_concurrency."
+    ),
+}
+
+
+def _uses_s3(storage):
+    return str(((storage or {}).get("env") or {}).get("DISCOURSE_USE_S3", "false")).lower() == "true"
+
+
+def app_errors(v, render_dir="", context=None):
+    """discourse_app: host and object names, the image, HPA bounds, SMTP login, TLS issuer, Sidekiq
+    mode, custom resources, the connections of the other roles, S3 for several pods and for assets,
+    the Gateway, URLs, and extra env that overrides what the role manages.
+
+    ``context`` holds the derived values named in APP_CONTEXT and ``removed``, the removed inputs
+    that are set."""
+    context = context or {}
+    db, kv = v["discourse_app_database_connection"], v["discourse_app_valkey_connection"]
+    database_ok = isinstance(db, dict) and all(
+        db.get(key) for key in ("host", "database", "user", "secret_name")
+    )
+    valkey_ok = isinstance(kv, dict) and bool(kv.get("host"))
+    autoscaled = v["discourse_app_hpa_enabled"]
+    hostname, name, image = v["discourse_app_hostname"], v["discourse_app_name"], context.get("image", "")
+    web, low, high = (
+        v["discourse_app_web_replicas"],
+        v["discourse_app_hpa_min_replicas"],
+        v["discourse_app_hpa_max_replicas"],
+    )
+    managed = set()
+    if database_ok and valkey_ok:
+        managed = set(context.get("managed_env") or {}) | {
+            ref["name"] for ref in context.get("secret_env") or []
+        }
+        managed |= {"UNICORN_WORKERS", "UNICORN_SIDEKIQS"}
+    overridden = [key for key in v["discourse_app_extra_env"] if key in managed]
+    mode, sidekiqs = v["discourse_app_sidekiq_mode"], v["discourse_app_web_sidekiqs"]
+    cdn, mirror = v["discourse_app_cdn_url"], v["discourse_app_maxmind_mirror_url"]
+    s3 = _uses_s3(v["discourse_app_storage_connection"])
+    checks = [
+        (
+            isinstance(hostname, str) and HOSTNAME_RE.match(hostname),
+            "discourse_app_hostname (default: discourse_hostname) must be a bare DNS host name without "
+            f"scheme, port or path, such as forum.example.com; got '{hostname}'.",
+        ),
+        (
+            re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", name) and len(name) <= 39,
+            "discourse_app_name must be a DNS label of at most 39 characters (Job names add '-migrate-post-' "
+            f"and a 10-character image hash); got '{name}'.",
+        ),
+        (
+            image and not re.search(r"\s", image),
+            "Set discourse_app_image, or discourse_app_build_manifest to a build manifest JSON with "
+            f"image.reference (and image.digest); got image '{image}'.",
+        ),
+        (
+            not autoscaled or 1 <= low <= web <= high,
+            f"discourse_app_web_replicas is {web} with discourse_app_hpa_enabled: the autoscaler owns the "
+            f"count, so it must lie within 1 <= discourse_app_hpa_min_replicas ({low}) <= "
+            f"discourse_app_web_replicas <= discourse_app_hpa_max_replicas ({high}); set the HPA bounds "
+            "instead of a fixed count.",
+        ),
+        (
+            not v["discourse_app_smtp_user_name"]
+            or v["discourse_app_smtp_password"]
+            or v["discourse_app_smtp_existing_secret"],
+            f"discourse_app_smtp_user_name is '{v['discourse_app_smtp_user_name']}' but "
+            "discourse_app_smtp_password is empty (and no discourse_app_smtp_existing_secret): Discourse "
+            "would log in with an empty password.",
+        ),
+        (
+            not v["discourse_app_tls_enabled"]
+            or v["discourse_app_routing"] == "none"
+            or v["discourse_app_tls_issuer"]
+            or v["discourse_app_tls_secret_name"] != name + "-tls",
+            "discourse_app_tls_enabled is true but discourse_app_tls_issuer is empty: nothing issues the "
+            f"certificate Secret {v['discourse_app_tls_secret_name']}. Name the cert-manager issuer, or set "
+            "discourse_app_tls_secret_name to the Secret you create yourself.",
+        ),
+        (
+            mode == "separated" or sidekiqs >= 1,
+            f"discourse_app_sidekiq_mode '{mode}' needs discourse_app_web_sidekiqs >= 1 (Sidekiq in the web "
+            f"pods); got {sidekiqs}.",
+        ),
+        *[
+            (False, message)
+            for removed, message in APP_REMOVED.items()
+            if removed in context.get("removed", ())
+        ],
+        (
+            (v["discourse_app_web_resources_preset"] != "custom" or v["discourse_app_web_resources"])
+            and (
+                v["discourse_app_sidekiq_resources_preset"] != "custom"
+                or v["discourse_app_sidekiq_resources"]
+            ),
+            "discourse_app_web_resources_preset / discourse_app_sidekiq_resources_preset 'custom' needs "
+            "discourse_app_web_resources / discourse_app_sidekiq_resources ({requests: …, limits: …}).",
+        ),
+        (
+            database_ok,
+            "discourse_app_database_connection (default: the discourse_database_connection fact) needs host, "
+            "database, user and secret_name; run the discourse_database role first or set it.",
+        ),
+        (
+            valkey_ok,
+            "discourse_app_valkey_connection (default: the discourse_valkey_connection fact) needs host (and "
+            "secret_name for the password); run the discourse_valkey role first or set it.",
+        ),
+        (
+            (web <= 1 and not autoscaled) or s3,
+            f"discourse_app_web_replicas is {web}{' with an autoscaler' if autoscaled else ''}: several web "
+            "pods need S3 uploads (no RWX volumes). Set discourse_app_storage_connection (the "
+            "discourse_storage_connection fact) or use one replica.",
+        ),
+        (
+            not v["discourse_app_assets_upload"] or s3,
+            "discourse_app_assets_upload is true but the storage connection has no S3 (DISCOURSE_USE_S3): "
+            "rake s3:upload_assets and s3:expire_missing_assets exit 1 without it. Set "
+            "discourse_app_storage_connection (the discourse_storage_connection fact) or leave the default.",
+        ),
+        (
+            v["discourse_app_routing"] != "gateway" or v["discourse_app_gateway_parent_refs"],
+            "discourse_app_gateway_parent_refs must name the Gateway when discourse_app_routing is gateway.",
+        ),
+        (
+            not cdn or re.match("^https?://", cdn),
+            f"discourse_app_cdn_url must start with http:// or https:// (got '{cdn}').",
+        ),
+        (
+            not mirror or re.match(r"^https?://[^\s?#]+$", mirror),
+            "discourse_app_maxmind_mirror_url must be an http:// or https:// URL without query or fragment "
+            f"(got '{mirror}').",
+        ),
+        (
+            not overridden,
+            f"discourse_app_extra_env sets variables the role manages: {', '.join(overridden)}.",
+        ),
+    ]
+    return [message for ok, message in checks if not ok]
+
+
 # The roles whose cross-field checks are here; validate_inputs calls them by role name.
 CHECKS = {
     "discourse_valkey": valkey_errors,
     "discourse_database": database_errors,
     "discourse_storage": storage_errors,
+    "discourse_app": app_errors,
 }
+# What each role's check reads besides its inputs: {name: internal} and removed input names.
+CONTEXT = {"discourse_app": (APP_CONTEXT, tuple(APP_REMOVED))}

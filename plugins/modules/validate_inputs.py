@@ -15,7 +15,7 @@ description:
     (C(*_port) 1-65535, C(*_timeout) at least 1, counts such as C(*_replicas) not negative, C(*_size)
     a Kubernetes quantity, C(*_resources) requests and limits of quantities, C(*_schedule) a
     six-field cron with every field in range, C(CHANGE-ME) placeholders left by
-    C(playbooks/new_customer.yml)), then the role's cross-field checks (C(__<role>_input_errors))."
+    C(playbooks/new_customer.yml)), then the role's cross-field checks (module_utils/cross_field.py)."
   - C(playbooks/site.yml) runs it for every tier of every site before its first change; each role
     runs it for itself.
   - Runs as an action on the controller; there is nothing to run on a host.

@@ -1,9 +1,12 @@
 """module_utils/cross_field: each role's cross-field input checks, exact messages."""
 
+import os
+
 import pytest
 
 from ansible_collections.forumops.discourse.plugins.module_utils import cross_field
 
+ROLES = os.path.join(os.path.dirname(__file__), "..", "..", "roles")
 MANAGED = (
     "bind, port, protected-mode, dir, daemonize, supervised, logfile, appendonly, appendfsync, "
     "appendfilename, appenddirname, maxmemory, maxmemory-policy, cluster-enabled, cluster-config-file, "
@@ -326,5 +329,129 @@ def test_storage(changes, expected):
     assert cross_field.storage_errors({**STORAGE, **changes}) == expected
 
 
+DB_CONNECTION = {
+    "host": "pg-rw.forum.svc",
+    "database": "discourse",
+    "user": "discourse",
+    "secret_name": "pg-app",
+}
+APP = {
+    "discourse_app_hostname": "forum.example.com",
+    "discourse_app_name": "forum",
+    "discourse_app_database_connection": DB_CONNECTION,
+    "discourse_app_valkey_connection": {"host": "valkey.forum.svc"},
+    "discourse_app_storage_connection": {"env": {"DISCOURSE_USE_S3": "true"}},
+    "discourse_app_hpa_enabled": False,
+    "discourse_app_web_replicas": 2,
+    "discourse_app_hpa_min_replicas": 2,
+    "discourse_app_hpa_max_replicas": 6,
+    "discourse_app_smtp_user_name": "",
+    "discourse_app_smtp_password": "",
+    "discourse_app_smtp_existing_secret": "",
+    "discourse_app_tls_enabled": True,
+    "discourse_app_routing": "ingress",
+    "discourse_app_tls_issuer": "letsencrypt",
+    "discourse_app_tls_secret_name": "forum-tls",
+    "discourse_app_sidekiq_mode": "unified",
+    "discourse_app_web_sidekiqs": 1,
+    "discourse_app_web_resources_preset": "moderate",
+    "discourse_app_web_resources": {},
+    "discourse_app_sidekiq_resources_preset": "moderate",
+    "discourse_app_sidekiq_resources": {},
+    "discourse_app_assets_upload": False,
+    "discourse_app_gateway_parent_refs": [],
+    "discourse_app_cdn_url": "",
+    "discourse_app_maxmind_mirror_url": "",
+    "discourse_app_extra_env": {},
+}
+APP_CONTEXT = {
+    "image": "registry.example/discourse:v3.5.0-0123456789ab",
+    "managed_env": {"DISCOURSE_HOSTNAME": "forum.example.com", "DISCOURSE_DB_HOST": "pg-rw.forum.svc"},
+    "secret_env": [{"name": "DISCOURSE_DB_PASSWORD", "secret": "pg-app", "key": "password"}],
+    "removed": [],
+}
+NO_DATABASE = (
+    "discourse_app_database_connection (default: the discourse_database_connection fact) needs host, "
+    "database, user and secret_name; run the discourse_database role first or set it."
+)
+
+
+@pytest.mark.parametrize(
+    ("changes", "context", "expected"),
+    [
+        ({}, {}, []),
+        ({"discourse_app_hostname": "https://forum.example.com/"}, {},
+         ["discourse_app_hostname (default: discourse_hostname) must be a bare DNS host name without scheme, "
+          "port or path, such as forum.example.com; got 'https://forum.example.com/'."]),
+        ({"discourse_app_name": "f" * 40}, {},
+         ["discourse_app_name must be a DNS label of at most 39 characters (Job names add '-migrate-post-' "
+          f"and a 10-character image hash); got '{'f' * 40}'."]),
+        ({}, {"image": ""},
+         ["Set discourse_app_image, or discourse_app_build_manifest to a build manifest JSON with "
+          "image.reference (and image.digest); got image ''."]),
+        ({"discourse_app_hpa_enabled": True, "discourse_app_web_replicas": 8}, {},
+         ["discourse_app_web_replicas is 8 with discourse_app_hpa_enabled: the autoscaler owns the count, so "
+          "it must lie within 1 <= discourse_app_hpa_min_replicas (2) <= discourse_app_web_replicas <= "
+          "discourse_app_hpa_max_replicas (6); set the HPA bounds instead of a fixed count."]),
+        ({"discourse_app_smtp_user_name": "mailer"}, {},
+         ["discourse_app_smtp_user_name is 'mailer' but discourse_app_smtp_password is empty (and no "
+          "discourse_app_smtp_existing_secret): Discourse would log in with an empty password."]),
+        ({"discourse_app_smtp_user_name": "mailer", "discourse_app_smtp_existing_secret": "smtp"}, {}, []),
+        ({"discourse_app_tls_issuer": ""}, {},
+         ["discourse_app_tls_enabled is true but discourse_app_tls_issuer is empty: nothing issues the "
+          "certificate Secret forum-tls. Name the cert-manager issuer, or set discourse_app_tls_secret_name "
+          "to the Secret you create yourself."]),
+        ({"discourse_app_tls_issuer": "", "discourse_app_tls_secret_name": "wildcard-tls"}, {}, []),
+        ({"discourse_app_web_sidekiqs": 0}, {},
+         ["discourse_app_sidekiq_mode 'unified' needs discourse_app_web_sidekiqs >= 1 (Sidekiq in the web "
+          "pods); got 0."]),
+        ({"discourse_app_web_sidekiqs": 0, "discourse_app_sidekiq_mode": "separated"}, {}, []),
+        ({}, {"removed": ["discourse_app_sidekiq_processes"]},
+         ["discourse_app_sidekiq_processes was removed: each Sidekiq pod runs one Sidekiq process; scale "
+          "with discourse_app_sidekiq_replicas and threads with discourse_app_sidekiq_concurrency."]),
+        ({"discourse_app_sidekiq_resources_preset": "custom"}, {},
+         ["discourse_app_web_resources_preset / discourse_app_sidekiq_resources_preset 'custom' needs "
+          "discourse_app_web_resources / discourse_app_sidekiq_resources ({requests: …, limits: …})."]),
+        # without its connection nothing is managed yet: extra env is not compared
+        ({"discourse_app_database_connection": {"host": "db"},
+          "discourse_app_extra_env": {"DISCOURSE_HOSTNAME": "x"}}, {}, [NO_DATABASE]),
+        ({"discourse_app_valkey_connection": "valkey"}, {},
+         ["discourse_app_valkey_connection (default: the discourse_valkey_connection fact) needs host (and "
+          "secret_name for the password); run the discourse_valkey role first or set it."]),
+        ({"discourse_app_storage_connection": {}, "discourse_app_hpa_enabled": True,
+          "discourse_app_web_replicas": 2}, {},
+         ["discourse_app_web_replicas is 2 with an autoscaler: several web pods need S3 uploads (no RWX "
+          "volumes). Set discourse_app_storage_connection (the discourse_storage_connection fact) or use one "
+          "replica."]),
+        ({"discourse_app_storage_connection": {}, "discourse_app_web_replicas": 1}, {}, []),
+        ({"discourse_app_storage_connection": {"env": {"DISCOURSE_USE_S3": "false"}},
+          "discourse_app_web_replicas": 1, "discourse_app_assets_upload": True}, {},
+         ["discourse_app_assets_upload is true but the storage connection has no S3 (DISCOURSE_USE_S3): rake "
+          "s3:upload_assets and s3:expire_missing_assets exit 1 without it. Set "
+          "discourse_app_storage_connection (the discourse_storage_connection fact) or leave the default."]),
+        ({"discourse_app_routing": "gateway"}, {},
+         ["discourse_app_gateway_parent_refs must name the Gateway when discourse_app_routing is gateway."]),
+        ({"discourse_app_cdn_url": "cdn.example.com", "discourse_app_maxmind_mirror_url": "https://m/x?k=1"},
+         {},
+         ["discourse_app_cdn_url must start with http:// or https:// (got 'cdn.example.com').",
+          "discourse_app_maxmind_mirror_url must be an http:// or https:// URL without query or fragment "
+          "(got 'https://m/x?k=1')."]),
+        ({"discourse_app_extra_env": {"TZ": "UTC", "DISCOURSE_DB_PASSWORD": "x", "UNICORN_WORKERS": "9",
+                                      "DISCOURSE_HOSTNAME": "y"}}, {},
+         ["discourse_app_extra_env sets variables the role manages: DISCOURSE_DB_PASSWORD, UNICORN_WORKERS, "
+          "DISCOURSE_HOSTNAME."]),
+    ],
+)  # fmt: skip
+def test_app(changes, context, expected):
+    assert cross_field.app_errors({**APP, **changes}, "", {**APP_CONTEXT, **context}) == expected
+
+
 def test_every_role_with_checks_here_is_a_role_of_the_collection():
-    assert sorted(cross_field.CHECKS) == ["discourse_database", "discourse_storage", "discourse_valkey"]
+    assert sorted(cross_field.CHECKS) == [
+        "discourse_app",
+        "discourse_database",
+        "discourse_storage",
+        "discourse_valkey",
+    ]
+    for role in cross_field.CHECKS:
+        assert os.path.isfile(os.path.join(ROLES, role, "meta", "argument_specs.yml")), role
