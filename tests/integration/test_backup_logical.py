@@ -47,8 +47,9 @@ def backup(ansible, tmp_path, server, s3, dbname):
     return result
 
 
-def restore(ansible, tmp_path, server, s3, key, dbname, server_bin_dir=True):
-    """Run logical_restore into dbname; without server_bin_dir the module picks its psql itself."""
+def restore(ansible, tmp_path, server, s3, key, dbname, server_bin_dir=True, **options):
+    """Run logical_restore into dbname (target version NEWEST unless a manifest is given); without
+    server_bin_dir the module picks its psql itself."""
     return run(
         ansible,
         tmp_path,
@@ -56,9 +57,14 @@ def restore(ansible, tmp_path, server, s3, key, dbname, server_bin_dir=True):
         key=key,
         db=server.db_option(dbname),
         s3=s3_args(s3),
-        target_version=NEWEST,
+        **({} if "manifest" in options else {"target_version": NEWEST}),
         **({"pg_bin_dir": str(server.bin_dir)} if server_bin_dir else {}),
+        **options,
     )
+
+
+def assert_nothing_loaded(server, dbname):
+    assert server.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", dbname) == [(0,)]
 
 
 def test_backup_restores_into_a_fresh_database_with_identical_content(
@@ -126,16 +132,7 @@ def test_corrupted_backup_is_refused_and_nothing_is_loaded(
     assert altered != original
     client.put_object(Bucket=BUCKET, Key=made["key"], Body=altered, Metadata={"sha256": made["sha256"]})
 
-    refused, proc = run(
-        ansible,
-        tmp_path,
-        "logical_restore",
-        key=made["key"],
-        db=postgres_server.db_option(target_db),
-        s3=s3_args(bucket),
-        target_version=NEWEST,
-        pg_bin_dir=str(postgres_server.bin_dir),
-    )
+    refused, proc = restore(ansible, tmp_path, postgres_server, bucket, made["key"], target_db)
     assert proc.returncode != 0
     assert refused["failed"] is True
     assert refused["msg"] == (
@@ -143,9 +140,7 @@ def test_corrupted_backup_is_refused_and_nothing_is_loaded(
         f"{made['sha256']}); the backup is corrupt or was altered - refused, nothing was loaded"
     )
     assert refused["restored"] is False
-    assert postgres_server.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", target_db) == [
-        (0,)
-    ]
+    assert_nothing_loaded(postgres_server, target_db)
 
 
 def test_backup_newer_than_the_target_schema_is_refused(
@@ -155,15 +150,8 @@ def test_backup_newer_than_the_target_schema_is_refused(
     older = VERSIONS[1]
     # The target image's build manifest knows migrations up to VERSIONS[1] only.
     manifest = {"migrations": {"pre": VERSIONS[:1], "post": [older]}}
-    refused, proc = run(
-        ansible,
-        tmp_path,
-        "logical_restore",
-        key=made["key"],
-        db=postgres_server.db_option(target_db),
-        s3=s3_args(bucket),
-        manifest=manifest,
-        pg_bin_dir=str(postgres_server.bin_dir),
+    refused, proc = restore(
+        ansible, tmp_path, postgres_server, bucket, made["key"], target_db, manifest=manifest
     )
     assert proc.returncode != 0
     assert refused["msg"] == (
@@ -172,9 +160,7 @@ def test_backup_newer_than_the_target_schema_is_refused(
         "older backup."
     )
     assert refused["restored"] is False
-    assert postgres_server.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", target_db) == [
-        (0,)
-    ]
+    assert_nothing_loaded(postgres_server, target_db)
 
 
 def test_list_is_newest_first_and_latest_restores_the_newest(

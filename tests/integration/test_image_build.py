@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import textwrap
 
 import pytest
@@ -19,6 +18,7 @@ import yaml
 
 from ansible_collections.forumops.discourse.plugins.module_utils import image, pups
 from tests.fixtures.ansible import play_recap
+from tests.fixtures.git import git
 
 WEB = textwrap.dedent(
     """\
@@ -153,19 +153,6 @@ PLUGIN_MIGRATIONS = {
     "db/migrate/20240107000000_create_solved.rb": "pre",
     "db/post_migrate/20240108000000_drop_solved_col.rb": "post",
 }
-
-
-def git(cwd, *args):
-    env = dict(
-        os.environ,
-        GIT_AUTHOR_NAME="t",
-        GIT_AUTHOR_EMAIL="t@example.test",
-        GIT_COMMITTER_NAME="t",
-        GIT_COMMITTER_EMAIL="t@example.test",
-        GIT_CONFIG_GLOBAL="/dev/null",
-    )
-    out = subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True)
-    return out.stdout.strip()
 
 
 def make_repo(path, files, tag=None):

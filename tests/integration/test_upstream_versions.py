@@ -6,9 +6,7 @@ from __future__ import annotations
 import copy
 import http.server
 import json
-import os
 import socket
-import subprocess
 import threading
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import yaml
 
 from ansible_collections.forumops.discourse.plugins.module_utils import upstream
 from tests.fixtures.ansible import play_recap
+from tests.fixtures.git import git
 
 FIXTURES = Path(__file__).parent / "fixtures" / "github_api"
 RESET = 1893456000  # 2030-01-01T00:00:00Z
@@ -105,19 +104,6 @@ OLD_LOCK = {
     ],
     "image": {"repository": "ghcr.io/acme/discourse", "precompile": "build"},
 }
-
-
-def git(cwd, *args):
-    env = dict(
-        os.environ,
-        GIT_AUTHOR_NAME="t",
-        GIT_AUTHOR_EMAIL="t@example.test",
-        GIT_COMMITTER_NAME="t",
-        GIT_COMMITTER_EMAIL="t@example.test",
-        GIT_CONFIG_GLOBAL="/dev/null",
-    )
-    out = subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True)
-    return out.stdout.strip()
 
 
 def commit(path, files, message):
