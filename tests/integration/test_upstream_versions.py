@@ -207,6 +207,19 @@ def check(ansible, path, api, *extra):
     )
 
 
+def write_lock(ansible, lock, api, channel):
+    """check_upstream.yml rewriting the lock file from the channel's newest release."""
+    return check(
+        ansible,
+        lock,
+        api,
+        "-e",
+        "discourse_upstream_write=true",
+        "-e",
+        f"discourse_upstream_channel={channel}",
+    )
+
+
 recap = play_recap
 
 
@@ -258,15 +271,7 @@ def test_nothing_changes_when_up_to_date(ansible, github_api, tmp_path, old_lock
 def test_channels(ansible, github_api, tmp_path, old_lock, repos, channel, version, commit):
     path = tmp_path / "default.yml"
     path.write_text(lock_text(old_lock))
-    result = check(
-        ansible,
-        path,
-        github_api,
-        "-e",
-        "discourse_upstream_write=true",
-        "-e",
-        f"discourse_upstream_channel={channel}",
-    )
+    result = write_lock(ansible, path, github_api, channel)
     assert result.returncode == 0, result.stdout + result.stderr
     assert yaml.safe_load(path.read_text()) == newest(old_lock, repos, version, commit)
 
@@ -337,15 +342,7 @@ def test_plugins_are_locked_at_the_commit_their_compatibility_file_names(
 ):
     path = tmp_path / "default.yml"
     path.write_text(lock_text(compat_lock(repos, "pinned", "unmatched", "internal")))
-    result = check(
-        ansible,
-        path,
-        github_api,
-        "-e",
-        "discourse_upstream_write=true",
-        "-e",
-        f"discourse_upstream_channel={channel}",
-    )
+    result = write_lock(ansible, path, github_api, channel)
     assert result.returncode == 0, result.stdout + result.stderr
     lock = yaml.safe_load(path.read_text())
     assert lock["discourse"]["version"] == version
