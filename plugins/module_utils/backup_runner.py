@@ -16,6 +16,8 @@ base, so one Dockerfile serves both.
 import hashlib
 import re
 
+from ansible_collections.forumops.discourse.plugins.module_utils.image import TAG_RE
+
 RUNNER_DIR = "/opt/forumops"
 # The context's code files, in the order the Dockerfile copies them.
 RUNNER_FILES = ("backup.py", "run.py")
@@ -24,7 +26,6 @@ RUNNER_USER = "65534:65534"
 POSTGRES_MAJORS = range(13, 100)
 
 REPOSITORY_RE = re.compile(r"\A[a-z0-9][a-z0-9._/:-]*[a-z0-9]\Z")
-TAG_RE = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
 DIGEST_RE = re.compile(r"\Asha256:[0-9a-f]{64}\Z")
 LABEL_PREFIX = "org.forumops.discourse.backup-runner"
 
