@@ -70,25 +70,8 @@ class ActionModule(KubeAction):
         return params
 
     def local(self, client, params):
-        return kube.run_apply(
-            client,
-            params["definitions"],
-            field_manager=params["field_manager"],
-            force=params["force_conflicts"],
-            state=params["state"],
-            namespace=params.get("namespace"),
-            check_mode=bool(self._task.check_mode),
-            want_diff=bool(self._task.diff),
-            wait=params["wait"],
-            wait_condition=params.get("wait_condition"),
-            wait_timeout=params["wait_timeout"],
-            wait_sleep=params["wait_sleep"],
-            validation=params["validation"],
-            create_only=params["create_only"],
-            keep=params.get("keep"),
-            hand_over=params["hand_over"],
-            own_keys=params["own_keys"],
-            progress=self.progress,
+        return kube.run_apply_task(
+            client, params, bool(self._task.check_mode), bool(self._task.diff), progress=self.progress
         )
 
     def run(self, tmp=None, task_vars=None):

@@ -463,6 +463,45 @@ def client_from_params(params):
     return client_for(params.get("kubeconfig") or None, params.get("context"), connection_overrides(params))
 
 
+def run_apply_task(client, params, check_mode, want_diff, progress=None):
+    """run_apply with a k8s_apply task's parameters (APPLY_SPEC), from the module or the action."""
+    return run_apply(
+        client,
+        params["definitions"],
+        field_manager=params["field_manager"],
+        force=params["force_conflicts"],
+        state=params["state"],
+        namespace=params.get("namespace"),
+        check_mode=check_mode,
+        want_diff=want_diff,
+        wait=params["wait"],
+        wait_condition=params.get("wait_condition"),
+        wait_timeout=params["wait_timeout"],
+        wait_sleep=params["wait_sleep"],
+        validation=params["validation"],
+        create_only=params["create_only"],
+        keep=params.get("keep"),
+        hand_over=params["hand_over"],
+        own_keys=params["own_keys"],
+        progress=progress,
+    )
+
+
+def module_main(argument_spec, run, supports_check_mode=True):
+    """A module's main(): run(client, params) with the client its parameters name; a KubeError or
+    a result with failed set fails the task."""
+    from ansible.module_utils.basic import AnsibleModule
+
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=supports_check_mode)
+    try:
+        result = run(client_from_params(module.params), module.params)
+    except KubeError as exc:
+        module.fail_json(msg=str(exc))
+    if result.get("failed"):
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
 def run_get(client, params, progress=None):
     """k8s_get: {resources: [...]} like kubernetes.core.k8s_info (Secret data included: use no_log)."""
     labels = selector_string(params.get("label_selectors"))

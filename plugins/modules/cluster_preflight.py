@@ -13,9 +13,9 @@ description:
   - "The checks: CloudNativePG CRDs and a running operator Deployment (label
     C(app.kubernetes.io/name=cloudnative-pg)) in C(cnpg) mode; the Barman Cloud plugin CRD and its
     Service (label C(cnpg.io/pluginName=barman-cloud.cloudnative-pg.io)) when backups are on; the
-    PodMonitor CRD when asked for; Gateway API CRDs for C(gateway) routing; the named IngressClass;
-    cert-manager (CRDs, controller Deployment, the named issuer) when an issuer is named; the named
-    StorageClasses, or a default one."
+    PodMonitor CRD when asked for; the PrometheusRule CRD when the site has alerts; Gateway API
+    CRDs for C(gateway) routing; the named IngressClass; cert-manager (CRDs, controller Deployment,
+    the named issuer) when an issuer is named; the named StorageClasses, or a default one."
   - A check the credentials may not run (401/403, such as listing Deployments cluster-wide) is a
     warning, not a failure.
   - On a local connection the action plugin of the same name runs it in the controller's worker
@@ -45,6 +45,10 @@ options:
     default: false
   podmonitor:
     description: The site creates a PodMonitor (Prometheus operator CRD).
+    type: bool
+    default: false
+  prometheusrule:
+    description: The site creates a PrometheusRule (its alerts; Prometheus operator CRD).
     type: bool
     default: false
   routing:
@@ -112,20 +116,11 @@ unknown:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-
 from ansible_collections.forumops.discourse.plugins.module_utils import kube, preflight  # noqa: E402
 
 
 def main():
-    module = AnsibleModule(argument_spec=preflight.SPEC, supports_check_mode=True)
-    try:
-        result = preflight.run(kube.client_from_params(module.params), module.params)
-    except kube.KubeError as exc:
-        module.fail_json(msg=str(exc))
-    if result.get("failed"):
-        module.fail_json(**result)
-    module.exit_json(**result)
+    kube.module_main(preflight.SPEC, preflight.run)
 
 
 if __name__ == "__main__":

@@ -235,25 +235,7 @@ def main():
         )
     try:
         client = kube.client_from_params(params)
-        result = kube.run_apply(
-            client,
-            params["definitions"],
-            field_manager=params["field_manager"],
-            force=params["force_conflicts"],
-            state=params["state"],
-            namespace=params.get("namespace"),
-            check_mode=module.check_mode,
-            want_diff=module._diff,
-            wait=params["wait"],
-            wait_condition=params.get("wait_condition"),
-            wait_timeout=params["wait_timeout"],
-            wait_sleep=params["wait_sleep"],
-            validation=params["validation"],
-            create_only=params["create_only"],
-            keep=params.get("keep"),
-            hand_over=params["hand_over"],
-            own_keys=params["own_keys"],
-        )
+        result = kube.run_apply_task(client, params, module.check_mode, module._diff)
     except kube.KubeError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(**result)

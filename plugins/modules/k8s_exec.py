@@ -75,20 +75,12 @@ return_code:
   type: int
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-
 from ansible_collections.forumops.discourse.plugins.module_utils import kube  # noqa: E402
 
 
+# Not in check mode: a command's effect cannot be previewed.
 def main():
-    module = AnsibleModule(argument_spec=kube.EXEC_SPEC)
-    try:
-        result = kube.run_exec(kube.client_from_params(module.params), module.params)
-    except kube.KubeError as exc:
-        module.fail_json(msg=str(exc))
-    if result.get("failed"):
-        module.fail_json(**result)
-    module.exit_json(**result)
+    kube.module_main(kube.EXEC_SPEC, kube.run_exec, supports_check_mode=False)
 
 
 if __name__ == "__main__":

@@ -96,18 +96,11 @@ api_found:
   type: bool
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-
 from ansible_collections.forumops.discourse.plugins.module_utils import kube  # noqa: E402
 
 
 def main():
-    module = AnsibleModule(argument_spec=kube.GET_SPEC, supports_check_mode=True)
-    try:
-        result = kube.run_get(kube.client_from_params(module.params), module.params)
-    except kube.KubeError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    kube.module_main(kube.GET_SPEC, kube.run_get)
 
 
 if __name__ == "__main__":

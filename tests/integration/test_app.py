@@ -14,7 +14,7 @@ from datetime import datetime
 import pytest
 import yaml
 
-from tests.fixtures.ansible import REPO_ROOT, ansible_env, play_recap, run_tool
+from tests.fixtures.ansible import REPO_ROOT, ansible_env, flat_output, play_recap, run_tool
 from tests.fixtures.rehearsal import KUBECONFIG, apply_manifest, kubectl, kubectl_json
 
 INVENTORY = REPO_ROOT / "tests/integration/inventories/app"
@@ -481,6 +481,25 @@ BAD_INPUT = {
         ["-e", json.dumps({"discourse_site_settings": {"max image size": 1}})],
         "discourse_app_site_settings: 'max image size' is not a Discourse setting name",
     ),
+    "asset-upload-without-s3": (
+        [
+            "-e",
+            json.dumps(
+                {
+                    "discourse_storage_connection": {
+                        **HOST_VARS["discourse_storage_connection"],
+                        "env": {"DISCOURSE_USE_S3": "false"},
+                    },
+                    "discourse_app_assets_upload": True,
+                }
+            ),
+        ],
+        "discourse_app_assets_upload is true but the storage connection has no S3 (DISCOURSE_USE_S3)",
+    ),
+    "maxmind-mirror-with-query": (
+        ["-e", "discourse_app_maxmind_mirror_url=https://geo.example.test/db?token=1"],
+        "discourse_app_maxmind_mirror_url must be an http:// or https:// URL without query or fragment",
+    ),
 }
 
 
@@ -512,7 +531,7 @@ def test_every_failed_check_is_reported_in_one_run(tmp_path):
 
     result = converge("bad-input", "-e", json.dumps(extra), kubeconfig=bogus)
 
-    output = " ".join((result.stdout + result.stderr).split())
+    output = flat_output(result)
     assert result.returncode == 2, output
     # One failed task (the validation) carries every message, in the order of the checks.
     assert recap(result)["failed"] == 1

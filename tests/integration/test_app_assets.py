@@ -24,7 +24,6 @@ from tests.integration.test_app import (
     SITE,
     converge,
     create_other_roles_secrets,
-    empty_kubeconfig,
     render_app,
 )
 
@@ -34,7 +33,6 @@ S3_CDN = {
     "cdn_url": "https://assets.app.test",
     "env": {**STORAGE["env"], "DISCOURSE_S3_CDN_URL": "https://assets.app.test"},
 }
-NO_S3 = {**STORAGE, "env": {"DISCOURSE_USE_S3": "false"}}
 
 
 def rendered_jobs(tmp_path, *extra):
@@ -69,23 +67,6 @@ def test_an_s3_cdn_uploads_before_the_rollout_and_prunes_after_it(tmp_path):
     }
     web = order.index(f"Deployment/{NAME}-web")
     assert order.index(names["assets"]) < web < order.index(names["assets-prune"])
-
-
-def test_asset_jobs_without_s3_are_refused_naming_the_variable(tmp_path):
-    result = converge(
-        "assets",
-        "-e",
-        json.dumps({"discourse_storage_connection": NO_S3, "discourse_app_assets_upload": True}),
-        "-e",
-        "discourse_app_web_replicas=1",
-        kubeconfig=empty_kubeconfig(tmp_path),
-    )
-    output = " ".join((result.stdout + result.stderr).split())
-    assert result.returncode == 2, output
-    assert (
-        "discourse_app_assets_upload is true but the storage connection has no S3 (DISCOURSE_USE_S3)"
-        in output
-    )
 
 
 @pytest.mark.rehearsal

@@ -228,21 +228,6 @@ def test_a_refused_download_leaves_empty_files_and_the_pod_starts(rendered, maxm
     assert "wrong-key" not in result.stdout + result.stderr
 
 
-def test_a_mirror_url_with_a_query_is_refused_before_any_api_call(tmp_path):
-    result = converge(
-        "bad-input",
-        "-e",
-        "discourse_app_maxmind_mirror_url=https://geo.example.test/db?token=1",
-        kubeconfig=empty_kubeconfig(tmp_path),
-    )
-    output = " ".join((result.stdout + result.stderr).split())
-    assert result.returncode == 2, output
-    assert (
-        "discourse_app_maxmind_mirror_url must be an http:// or https:// URL without query or fragment"
-        in output
-    )
-
-
 @pytest.mark.rehearsal
 def test_the_api_server_accepts_the_pods_with_the_init_container(rehearsal_namespace, tmp_path):
     ns = rehearsal_namespace

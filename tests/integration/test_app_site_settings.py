@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from ansible_collections.forumops.discourse.plugins.module_utils.site_settings import site_settings_catalog
-from tests.fixtures.ansible import REPO_ROOT, play_recap
+from tests.fixtures.ansible import REPO_ROOT, flat_output, play_recap
 from tests.integration.test_app import MANIFEST, NAME, converge, empty_kubeconfig, render_app
 
 UPSTREAM = REPO_ROOT / "tests/fixtures/upstream/discourse/config/site_settings.yml"
@@ -140,7 +140,7 @@ def test_settings_the_image_does_not_have_or_cannot_take_fail_before_any_api_cal
         *settings_args(manifest_with_catalog, settings, {"title": "sometimes"}),
         kubeconfig=empty_kubeconfig(tmp_path),
     )
-    output = " ".join((result.stdout + result.stderr).split())
+    output = flat_output(result)
     assert result.returncode == 2, output
     v = "discourse_app_site_settings"
     for message in (

@@ -13,37 +13,28 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import time
 
 import pytest
 
 from ansible_collections.forumops.discourse.plugins.module_utils import backup
-from tests.fixtures.ansible import REPO_ROOT, VENV_BIN, ansible_env, play_recap, start_playbook
+from tests.fixtures.ansible import REPO_ROOT, changed_failed, run_with_vars, start_playbook, write_varfile
 from tests.fixtures.rehearsal import (
     KUBECONFIG,
     STATE_DIR,
+    ansible_kube_env,
     apply_manifest,
     cnpg_backup_completed,
+    cnpg_cluster_status,
+    cnpg_connection,
     kubectl,
     kubectl_json,
     play_operator,
-    rehearsal_env,
     wait_for,
 )
 
 PLAYBOOK = "tests/integration/playbooks/backup_role.yml"
 SITE = "forum_a"
 PLUGIN = "barman-cloud.cloudnative-pg.io"
-DB = {
-    "host": "discourse-pg-rw.NS.svc",
-    "port": 5432,
-    "database": "discourse",
-    "user": "discourse",
-    "secret_name": "discourse-pg-credentials",
-    "password_key": "password",
-    "sslmode": "require",
-}
 
 
 def write_vars(tmp_path, namespace, **variables):
@@ -51,24 +42,16 @@ def write_vars(tmp_path, namespace, **variables):
         "discourse_kubeconfig": str(KUBECONFIG),
         "discourse_namespace": namespace,
         "discourse_site_name": SITE,
-        "discourse_database_connection": {**DB, "host": f"discourse-pg-rw.{namespace}.svc"},
+        "discourse_database_connection": cnpg_connection(namespace),
         "backup_facts_file": str(tmp_path / "facts.json"),
         "discourse_backup_wait_timeout": 120,
         **variables,
     }
-    varfile = tmp_path / "vars.json"
-    varfile.write_text(json.dumps(extra))
-    return varfile
+    return write_varfile(tmp_path, extra)
 
 
 def start(varfile):
-    kube = {k: v for k, v in rehearsal_env().items() if k in ("KUBECONFIG", "K8S_AUTH_KUBECONFIG")}
-    return start_playbook(PLAYBOOK, "-e", f"@{varfile}", env=ansible_env(**kube))
-
-
-def recap(output):
-    counters = play_recap(output)
-    return {"changed": counters["changed"], "failed": counters["failed"]}
+    return start_playbook(PLAYBOOK, "-e", f"@{varfile}", env=ansible_kube_env())
 
 
 def facts(tmp_path):
@@ -93,23 +76,6 @@ def backup_status(phase, error=None):
     return status
 
 
-def ready_status():
-    return {
-        "phase": "Cluster in healthy state",
-        "instances": 2,
-        "readyInstances": 2,
-        "conditions": [
-            {
-                "type": "Ready",
-                "status": "True",
-                "reason": "ClusterIsReady",
-                "message": "Cluster is Ready",
-                "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            }
-        ],
-    }
-
-
 @pytest.mark.rehearsal
 def test_on_demand_backup_is_a_plugin_backup_that_is_waited_for_listed_and_idempotent(
     rehearsal_namespace, tmp_path
@@ -117,7 +83,7 @@ def test_on_demand_backup_is_a_plugin_backup_that_is_waited_for_listed_and_idemp
     ns = rehearsal_namespace
     varfile = write_vars(tmp_path, ns, discourse_backup_cnpg_backup_name="before-upgrade")
     output = run_playing_operator(varfile, "backup", "before-upgrade", ns, backup_status("completed"))
-    assert recap(output) == {"changed": 1, "failed": 0}, output
+    assert changed_failed(output) == {"changed": 1, "failed": 0}, output
 
     spec = kubectl_json("get", "backup", "before-upgrade", "-n", ns)["spec"]
     # plugin-barman-cloud's usage.md: method plugin, pluginConfiguration.name of the plugin.
@@ -133,16 +99,8 @@ def test_on_demand_backup_is_a_plugin_backup_that_is_waited_for_listed_and_idemp
     ]
 
     # Second run: the same Backup object, already completed: nothing changes.
-    again = subprocess.run(
-        [str(VENV_BIN / "ansible-playbook"), PLAYBOOK, "-e", f"@{varfile}"],
-        cwd=REPO_ROOT,
-        env=ansible_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert recap(again.stdout) == {"changed": 0, "failed": 0}, again.stdout
+    again = run_with_vars(PLAYBOOK, varfile)
+    assert changed_failed(again.stdout) == {"changed": 0, "failed": 0}, again.stdout
 
 
 @pytest.mark.rehearsal
@@ -152,7 +110,7 @@ def test_failed_backup_fails_the_role_with_the_operator_error(rehearsal_namespac
     output = run_playing_operator(
         varfile, "backup", "nightly-1", ns, backup_status("failed", error="can't upload: AccessDenied")
     )
-    assert recap(output)["failed"] == 1
+    assert changed_failed(output)["failed"] == 1
     assert f"Backup {ns}/nightly-1 of cluster discourse-pg failed: can't upload: AccessDenied." in " ".join(
         output.split()
     )
@@ -173,8 +131,8 @@ def test_restore_recovers_into_a_new_cluster_from_the_object_store_and_switches_
         # The Backup taken first is played in test_restore_playbook_switches_the_app_to_the_recovered_cluster.
         discourse_backup_restore_backup_first=False,
     )
-    output = run_playing_operator(varfile, "cluster", "discourse-pg-restored", ns, ready_status())
-    assert recap(output)["failed"] == 0, output
+    output = run_playing_operator(varfile, "cluster", "discourse-pg-restored", ns, cnpg_cluster_status())
+    assert changed_failed(output)["failed"] == 0, output
 
     cluster = kubectl_json("get", "cluster", "discourse-pg-restored", "-n", ns)
     spec = cluster["spec"]
@@ -213,8 +171,7 @@ def test_restore_recovers_into_a_new_cluster_from_the_object_store_and_switches_
     assert spec["instances"] == 2
     assert cluster["metadata"]["labels"]["app.kubernetes.io/instance"] == SITE
     assert facts(tmp_path)["connection"] == {
-        **DB,
-        "host": f"discourse-pg-restored-rw.{ns}.svc",
+        **cnpg_connection(ns, "discourse-pg-restored"),
         "cluster_name": "discourse-pg-restored",
     }
     assert "set discourse_database_cluster_name: discourse-pg-restored in the inventory" in " ".join(
@@ -227,15 +184,7 @@ def test_restore_without_confirmation_is_refused_before_any_api_call(tmp_path):
     varfile = write_vars(
         tmp_path, "ns-x", discourse_backup_action="restore", discourse_kubeconfig="/nonexistent"
     )
-    proc = subprocess.run(
-        [str(VENV_BIN / "ansible-playbook"), PLAYBOOK, "-e", f"@{varfile}"],
-        cwd=REPO_ROOT,
-        env=ansible_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    proc = run_with_vars(PLAYBOOK, varfile)
     assert proc.returncode != 0
     assert "discourse_backup_restore_confirm: a restore replaces what the site serves" in proc.stdout
 
@@ -272,20 +221,15 @@ def test_old_cluster_is_deleted_only_when_confirmed_and_unused(rehearsal_namespa
         discourse_database_cluster_name="discourse-pg-restored",
     )
     varfile = write_vars(tmp_path, ns, **variables)
-    cmd = [str(VENV_BIN / "ansible-playbook"), PLAYBOOK, "-e", f"@{varfile}"]
-    refused = subprocess.run(
-        cmd, cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True, timeout=300, check=False
-    )
+    refused = run_with_vars(PLAYBOOK, varfile)
     assert refused.returncode != 0
     assert f"still uses discourse-pg-rw.{ns}.svc" in " ".join(refused.stdout.split())
     assert kubectl("get", "cluster", "discourse-pg", "-n", ns, check=False).returncode == 0
 
     env_cm["data"]["DISCOURSE_DB_HOST"] = f"discourse-pg-restored-rw.{ns}.svc"
     apply_manifest(env_cm, ns)
-    deleted = subprocess.run(
-        cmd, cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True, timeout=300, check=False
-    )
-    assert recap(deleted.stdout) == {"changed": 1, "failed": 0}, deleted.stdout
+    deleted = run_with_vars(PLAYBOOK, varfile)
+    assert changed_failed(deleted.stdout) == {"changed": 1, "failed": 0}, deleted.stdout
     assert kubectl("get", "cluster", "discourse-pg", "-n", ns, check=False).returncode != 0
 
 
@@ -298,15 +242,7 @@ def test_discourse_method_commands_as_data(tmp_path):
             discourse_backup_discourse_dry_run=True,
             **variables,
         )
-        proc = subprocess.run(
-            [str(VENV_BIN / "ansible-playbook"), PLAYBOOK, "-e", f"@{varfile}"],
-            cwd=REPO_ROOT,
-            env=ansible_env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        proc = run_with_vars(PLAYBOOK, varfile)
         assert proc.returncode == 0, proc.stdout
         return facts(tmp_path)["plan"]
 
@@ -379,27 +315,19 @@ def test_restore_playbook_switches_the_app_to_the_recovered_cluster(rehearsal_na
         apply_manifest(
             {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": data}, ns
         )
-    env = ansible_env(K8S_AUTH_KUBECONFIG=str(KUBECONFIG), KUBECONFIG=str(KUBECONFIG))
-    process = subprocess.Popen(
-        [
-            str(VENV_BIN / "ansible-playbook"),
-            "-i",
-            str(inventory),
-            "playbooks/restore.yml",
-            "-e",
-            f"discourse_namespace={ns}",
-            "-e",
-            "discourse_restore_confirm=true",
-            "-e",
-            "discourse_database_cluster_name=discourse-db",
-            "-e",
-            "discourse_backup_wait_timeout=120",
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    process = start_playbook(
+        "-i",
+        inventory,
+        "playbooks/restore.yml",
+        "-e",
+        f"discourse_namespace={ns}",
+        "-e",
+        "discourse_restore_confirm=true",
+        "-e",
+        "discourse_database_cluster_name=discourse-db",
+        "-e",
+        "discourse_backup_wait_timeout=120",
+        env=ansible_kube_env(),
     )
     # First a Backup of the site's Cluster (named after the time), then the recovery Cluster.
     backup_name = wait_for(
@@ -429,7 +357,7 @@ def test_restore_playbook_switches_the_app_to_the_recovered_cluster(rehearsal_na
         "-p",
         patch,
     )
-    output = play_operator(process, "cluster", "discourse-db-restored", ns, ready_status())
+    output = play_operator(process, "cluster", "discourse-db-restored", ns, cnpg_cluster_status())
     assert process.returncode == 0, output[-4000:]
     assert kubectl_json("get", "backups.postgresql.cnpg.io", backup_name, "-n", ns)["spec"]["cluster"] == {
         "name": "discourse-db"
@@ -479,13 +407,13 @@ def test_cnpg_drill_recovers_a_throwaway_cluster_without_archiving_and_deletes_i
             "--subresource=status",
             "--type=merge",
             "-p",
-            json.dumps({"status": ready_status()}),
+            json.dumps({"status": cnpg_cluster_status()}),
         )
         output, _unused = process.communicate(timeout=300)
     finally:
         if process.poll() is None:
             process.kill()
-    assert recap(output)["failed"] == 0, output
+    assert changed_failed(output)["failed"] == 0, output
     spec = cluster["spec"]
     assert cluster["metadata"]["name"] == "discourse-pg-drill"
     assert cluster["metadata"]["labels"]["app.kubernetes.io/component"] == "restore-drill"
@@ -543,10 +471,7 @@ def test_discourse_method_runs_its_commands_in_a_web_pod(rehearsal_namespace, tm
 
     def run(**variables):
         varfile = write_vars(tmp_path, ns, discourse_backup_method="discourse", **variables)
-        return subprocess.run(
-            [str(VENV_BIN / "ansible-playbook"), PLAYBOOK, "-e", f"@{varfile}"],
-            cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True, timeout=300, check=False,
-        )  # fmt: skip
+        return run_with_vars(PLAYBOOK, varfile)
 
     done = run(discourse_backup_action="backup")
     assert done.returncode == 0, done.stdout

@@ -24,6 +24,7 @@ from tests.fixtures.backup_db import (
     fingerprint,
     fresh_database,
     run,
+    run_restore,
     s3_args,
 )
 from tests.fixtures.postgres import DEBIAN_MAJORS, WHEEL_MAJOR, client_major_for
@@ -57,19 +58,9 @@ def put(s3, name, data):
     return key
 
 
-def restore(ansible, tmp_path, server, s3, dbname, server_bin_dir=True, env=None, **args):
-    return run(
-        ansible,
-        tmp_path,
-        "logical_restore",
-        env=env,
-        db=server.db_option(dbname),
-        s3=s3_args(s3),
-        target_version=NEWEST,
-        allow_unverified=True,
-        **({"pg_bin_dir": str(server.bin_dir)} if server_bin_dir else {}),
-        **args,
-    )
+def restore(*args, **options):
+    """run_restore of a backup that carries no schema version to check (allow_unverified)."""
+    return run_restore(*args, allow_unverified=True, **options)
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ import sys
 import pytest
 
 from ansible_collections.forumops.discourse.plugins.module_utils import backup_runner
-from tests.fixtures.ansible import REPO_ROOT, VENV_BIN, ansible_env
+from tests.fixtures.ansible import REPO_ROOT, run_with_vars, write_varfile
 from tests.fixtures.backup_db import BUCKET, NEWEST, job_env, seed
-from tests.fixtures.rehearsal import KUBECONFIG, kubectl_json, wait_for
+from tests.fixtures.rehearsal import KUBECONFIG, cnpg_connection, kubectl_json, wait_for
 
 PLAYBOOK = "tests/integration/playbooks/backup_role.yml"
 MODULE_UTILS = REPO_ROOT / "plugins" / "module_utils" / "backup.py"
@@ -75,15 +75,7 @@ def job_variables(ns, tmp_path, **overrides):
         "discourse_backup_method": "logical",
         "discourse_backup_logical_job_image": "registry.example/forumops/pg-backup:18",
         "discourse_backup_wait_timeout": 120,
-        "discourse_database_connection": {
-            "host": f"discourse-pg-rw.{ns}.svc",
-            "port": 5432,
-            "database": "discourse",
-            "user": "discourse",
-            "secret_name": "discourse-pg-credentials",
-            "password_key": "password",
-            "sslmode": "require",
-        },
+        "discourse_database_connection": cnpg_connection(ns),
         "discourse_storage_connection": {
             "backups_bucket": "forum-a-backups",
             "endpoint": "https://objects.example.test",
@@ -97,17 +89,7 @@ def job_variables(ns, tmp_path, **overrides):
 
 
 def play_backup_role(tmp_path, variables):
-    varfile = tmp_path / "vars.json"
-    varfile.write_text(json.dumps(variables))
-    return subprocess.run(
-        [str(VENV_BIN / "ansible-playbook"), PLAYBOOK, "-e", f"@{varfile}"],
-        cwd=REPO_ROOT,
-        env=ansible_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_with_vars(PLAYBOOK, write_varfile(tmp_path, variables))
 
 
 @pytest.mark.rehearsal

@@ -24,6 +24,8 @@ from tests.fixtures.backup_db import (
     fingerprint,
     fresh_database,
     run,
+    run_backup,
+    run_restore,
     s3_args,
 )
 from tests.fixtures.postgres import DEBIAN_BIN_DIRS, DEBIAN_MAJORS, WHEEL_MAJOR, client_major_for
@@ -34,33 +36,9 @@ DISCOURSE_NAME_RE = re.compile(r"\Aforum-example-com-\d{4}-\d{2}-\d{2}-\d{6}-v(\
 
 
 def backup(ansible, tmp_path, server, s3, dbname):
-    result, proc = run(
-        ansible,
-        tmp_path,
-        "logical_backup",
-        site=SITE,
-        db=server.db_option(dbname),
-        s3=s3_args(s3),
-        pg_bin_dir=str(server.bin_dir),
-    )
+    result, proc = run_backup(ansible, tmp_path, s3, server.db_option(dbname), server.bin_dir)
     assert proc.returncode == 0, proc.stdout[-3000:]
     return result
-
-
-def restore(ansible, tmp_path, server, s3, key, dbname, server_bin_dir=True, **options):
-    """Run logical_restore into dbname (target version NEWEST unless a manifest is given); without
-    server_bin_dir the module picks its psql itself."""
-    return run(
-        ansible,
-        tmp_path,
-        "logical_restore",
-        key=key,
-        db=server.db_option(dbname),
-        s3=s3_args(s3),
-        **({} if "manifest" in options else {"target_version": NEWEST}),
-        **({"pg_bin_dir": str(server.bin_dir)} if server_bin_dir else {}),
-        **options,
-    )
 
 
 def assert_nothing_loaded(server, dbname):
@@ -97,7 +75,7 @@ def test_backup_restores_into_a_fresh_database_with_identical_content(
     assert "CREATE EXTENSION" not in sql  # extensions belong to the server set-up, as in Discourse
     assert sql.count("\nCOPY public.") == len(TABLES)
 
-    restored, proc = restore(ansible, tmp_path, postgres_server, bucket, made["key"], target_db)
+    restored, proc = run_restore(ansible, tmp_path, postgres_server, bucket, target_db, key=made["key"])
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert restored["changed"] is True
     assert restored["verified"] is True
@@ -132,7 +110,7 @@ def test_corrupted_backup_is_refused_and_nothing_is_loaded(
     assert altered != original
     client.put_object(Bucket=BUCKET, Key=made["key"], Body=altered, Metadata={"sha256": made["sha256"]})
 
-    refused, proc = restore(ansible, tmp_path, postgres_server, bucket, made["key"], target_db)
+    refused, proc = run_restore(ansible, tmp_path, postgres_server, bucket, target_db, key=made["key"])
     assert proc.returncode != 0
     assert refused["failed"] is True
     assert refused["msg"] == (
@@ -150,8 +128,8 @@ def test_backup_newer_than_the_target_schema_is_refused(
     older = VERSIONS[1]
     # The target image's build manifest knows migrations up to VERSIONS[1] only.
     manifest = {"migrations": {"pre": VERSIONS[:1], "post": [older]}}
-    refused, proc = restore(
-        ansible, tmp_path, postgres_server, bucket, made["key"], target_db, manifest=manifest
+    refused, proc = run_restore(
+        ansible, tmp_path, postgres_server, bucket, target_db, key=made["key"], manifest=manifest
     )
     assert proc.returncode != 0
     assert refused["msg"] == (
@@ -207,15 +185,7 @@ def test_failed_pg_dump_leaves_no_object(ansible, tmp_path, postgres_server, buc
     try:
         postgres_server.query(f"GRANT SELECT ON schema_migrations, topics, posts TO {role}", source_db)
         db = dict(postgres_server.db_option(source_db), user=role, password=password)
-        failed, proc = run(
-            ansible,
-            tmp_path,
-            "logical_backup",
-            site=SITE,
-            db=db,
-            s3=s3_args(bucket),
-            pg_bin_dir=str(postgres_server.bin_dir),
-        )
+        failed, proc = run_backup(ansible, tmp_path, bucket, db, postgres_server.bin_dir)
         assert proc.returncode != 0
         assert failed["msg"].startswith("pg_dump exited with status 1: ")
         assert "permission denied for table users" in failed["msg"]
@@ -240,7 +210,7 @@ def test_a_read_only_column_trigger_and_its_discourse_function_survive_the_resto
     assert "EXECUTE FUNCTION discourse_functions.raise_topics_legacy_views_readonly()" in sql
     assert "CREATE FUNCTION" not in sql  # the dump has the trigger, not the function
 
-    restored, proc = restore(ansible, tmp_path, postgres_server, bucket, made["key"], target_db)
+    restored, proc = run_restore(ansible, tmp_path, postgres_server, bucket, target_db, key=made["key"])
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert restored["created_functions"] == ["discourse_functions.raise_topics_legacy_views_readonly()"]
     assert fingerprint(postgres_server, target_db) == fingerprint(postgres_server, source_db)
@@ -272,8 +242,8 @@ def test_a_pg_dump_18_backup_restores_into_each_major_here(
     server = postgres_server if major == 18 else debian_postgres(major)
     target = fresh_database(server, f"restored_from_18_into_{major}")
 
-    restored, proc = restore(
-        ansible, tmp_path, server, bucket, made["key"], target, server_bin_dir=major == 18
+    restored, proc = run_restore(
+        ansible, tmp_path, server, bucket, target, key=made["key"], server_bin_dir=major == 18
     )
 
     assert proc.returncode == 0, proc.stdout[-3000:]
@@ -288,14 +258,8 @@ def test_a_pg_dump_older_than_the_server_is_refused_naming_what_was_found(
 ):
     """An older pg_dump aborts on a newer server; the backup says so before it starts, as
     PostgresTools.find does, and writes no object."""
-    result, proc = run(
-        ansible,
-        tmp_path,
-        "logical_backup",
-        site=SITE,
-        db=postgres_server.db_option(source_db),
-        s3=s3_args(bucket),
-        pg_bin_dir=str(DEBIAN_BIN_DIRS[major]),
+    result, proc = run_backup(
+        ansible, tmp_path, bucket, postgres_server.db_option(source_db), DEBIAN_BIN_DIRS[major]
     )
 
     assert proc.returncode == 2

@@ -9,13 +9,20 @@ from __future__ import annotations
 import base64
 import json
 import re
-import time
 
 import pytest
 import yaml
 
-from tests.fixtures.ansible import REPO_ROOT, ansible_env, play_recap, start_playbook
-from tests.fixtures.rehearsal import KUBECONFIG, kubectl, kubectl_json, rehearsal_env, wait_for
+from tests.fixtures.ansible import REPO_ROOT, changed_failed, start_playbook, write_varfile
+from tests.fixtures.rehearsal import (
+    KUBECONFIG,
+    ansible_kube_env,
+    cnpg_cluster_status,
+    cnpg_connection,
+    kubectl,
+    kubectl_json,
+    wait_for,
+)
 
 pytestmark = pytest.mark.rehearsal
 
@@ -48,38 +55,16 @@ def write_vars(tmp_path, namespace, **variables):
         "database_facts_file": str(tmp_path / "facts.json"),
         **variables,
     }
-    varfile = tmp_path / "vars.json"
-    varfile.write_text(json.dumps(extra))
-    return varfile
+    return write_varfile(tmp_path, extra)
 
 
 def start_converge(varfile):
-    kube = {k: v for k, v in rehearsal_env().items() if k in ("KUBECONFIG", "K8S_AUTH_KUBECONFIG")}
-    return start_playbook(PLAYBOOK, "-e", f"@{varfile}", env=ansible_env(**kube))
-
-
-def recap(output):
-    counters = play_recap(output)
-    return {"changed": counters["changed"], "failed": counters["failed"]}
+    return start_playbook(PLAYBOOK, "-e", f"@{varfile}", env=ansible_kube_env())
 
 
 def play_operator(namespace, name="discourse-pg", instances=2, healthy=True):
-    """Set the status CloudNativePG writes: phase, ready instances and the Ready condition."""
-    status = {
-        "phase": "Cluster in healthy state" if healthy else "Setting up primary",
-        "phaseReason": "" if healthy else "Creating primary instance",
-        "instances": instances,
-        "readyInstances": instances if healthy else 0,
-        "conditions": [
-            {
-                "type": "Ready",
-                "status": "True" if healthy else "False",
-                "reason": "ClusterIsReady" if healthy else "ClusterIsNotReady",
-                "message": "Cluster is Ready" if healthy else "Cluster Is Not Ready",
-                "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            }
-        ],
-    }
+    """Set the status CloudNativePG writes on the Cluster."""
+    status = cnpg_cluster_status(instances, healthy)
     kubectl(
         "patch",
         "cluster",
@@ -135,7 +120,7 @@ def test_cnpg_mode_applies_every_object_waits_for_ready_and_is_idempotent(rehear
 
     first = converge_playing_the_operator(varfile, namespace)
 
-    assert recap(first)["failed"] == 0, first
+    assert changed_failed(first)["failed"] == 0, first
     # The role waited for the Cluster's Ready condition (k8s_get's wait loop reports its progress).
     assert "discourse_database : Wait for the Cluster's Ready condition" in first
     secret, password = secret_password(namespace)
@@ -204,13 +189,7 @@ def test_cnpg_mode_applies_every_object_waits_for_ready_and_is_idempotent(rehear
 
     facts = json.loads((tmp_path / "facts.json").read_text())
     assert facts == {
-        "host": f"discourse-pg-rw.{namespace}.svc",
-        "port": 5432,
-        "database": "discourse",
-        "user": "discourse",
-        "secret_name": "discourse-pg-credentials",
-        "password_key": "password",
-        "sslmode": "require",
+        **cnpg_connection(namespace),
         "pooler_host": f"discourse-pg-pooler-rw.{namespace}.svc",
         "mode": "cnpg",
         "cluster_name": "discourse-pg",
@@ -218,7 +197,7 @@ def test_cnpg_mode_applies_every_object_waits_for_ready_and_is_idempotent(rehear
 
     # Second run: nothing changes, the password is kept, the Cluster is still ready.
     second = start_converge(varfile).communicate(timeout=300)[0]
-    assert recap(second) == {"changed": 0, "failed": 0}, second
+    assert changed_failed(second) == {"changed": 0, "failed": 0}, second
     assert secret_password(namespace)[1] == password
 
 
@@ -238,7 +217,7 @@ def test_the_rendered_manifests_pass_strict_server_side_validation(rehearsal_nam
         discourse_database_wal_storage_size="2Gi",
     )
     output = start_converge(varfile).communicate(timeout=300)[0]
-    assert recap(output)["failed"] == 0, output
+    assert changed_failed(output)["failed"] == 0, output
     manifest = render / "forum_a" / "database.yaml"
     text = manifest.read_text()
     assert "kind: Secret" not in text
@@ -271,7 +250,7 @@ def test_the_wait_fails_with_the_clusters_phase_when_it_never_gets_ready(rehears
     namespace = rehearsal_namespace
     varfile = write_vars(tmp_path, namespace, discourse_database_wait=False, discourse_database_instances=1)
     output = start_converge(varfile).communicate(timeout=300)[0]
-    assert recap(output)["failed"] == 0, output
+    assert changed_failed(output)["failed"] == 0, output
     play_operator(namespace, instances=1, healthy=False)
 
     varfile = write_vars(
@@ -279,7 +258,7 @@ def test_the_wait_fails_with_the_clusters_phase_when_it_never_gets_ready(rehears
     )
     output = start_converge(varfile).communicate(timeout=300)[0]
 
-    assert recap(output)["failed"] == 1
+    assert changed_failed(output)["failed"] == 1
     flat = " ".join(output.split())
     assert (
         f"Cluster {namespace}/discourse-pg did not report Ready=True within 4s: phase 'Setting up primary'"
@@ -304,5 +283,5 @@ def test_a_given_password_is_used_and_an_existing_one_is_never_replaced(rehearsa
 
     output = start_converge(varfile).communicate(timeout=300)[0]
 
-    assert recap(output)["failed"] == 0, output
+    assert changed_failed(output)["failed"] == 0, output
     assert secret_password(namespace)[1] == "kept-from-an-earlier-run-0001"

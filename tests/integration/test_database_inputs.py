@@ -6,9 +6,9 @@ kubeconfig error instead of the validation message these tests expect.
 
 from __future__ import annotations
 
-import json
-
 import pytest
+
+from tests.fixtures.ansible import flat_output, write_varfile
 
 PLAYBOOK = "tests/integration/playbooks/database_converge.yml"
 
@@ -20,9 +20,7 @@ def converge(ansible, tmp_path, **variables):
         "discourse_site_name": "forum_a",
         **variables,
     }
-    varfile = tmp_path / "vars.json"
-    varfile.write_text(json.dumps(extra))
-    return ansible("ansible-playbook", PLAYBOOK, "-e", f"@{varfile}")
+    return ansible("ansible-playbook", PLAYBOOK, "-e", f"@{write_varfile(tmp_path, extra)}")
 
 
 BACKUPS = {
@@ -88,7 +86,7 @@ def test_bad_input_fails_before_any_api_call(ansible, tmp_path, variables, expec
     result = converge(ansible, tmp_path, **variables)
 
     assert result.returncode != 0
-    output = " ".join((result.stdout + result.stderr).split())  # undo YAML line folding
+    output = flat_output(result)  # undo YAML line folding
     assert expected in output, output
     assert "kubeconfig" not in output.replace("discourse_kubeconfig", "")
 

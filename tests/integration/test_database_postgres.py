@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.fixtures.ansible import REPO_ROOT, play_recap
+from tests.fixtures.ansible import REPO_ROOT, play_recap, write_varfile
 from tests.fixtures.postgres import POSTGRES_BIN_PATH, start_postgres, stop_postgres
 from tests.fixtures.rehearsal import KUBECONFIG, kubectl_json
 
@@ -109,9 +109,7 @@ def converge(ansible, server, tmp_path, **variables):
         "database_facts_file": str(facts),
         **variables,
     }
-    varfile = tmp_path / "vars.json"
-    varfile.write_text(json.dumps(extra))
-    result = ansible("ansible-playbook", PLAYBOOK, "-e", f"@{varfile}")
+    result = ansible("ansible-playbook", PLAYBOOK, "-e", f"@{write_varfile(tmp_path, extra)}")
     return result, (json.loads(facts.read_text()) if facts.exists() else None)
 
 
@@ -150,30 +148,19 @@ def test_bootstrap_sql_installs_the_extensions_in_template1_and_the_app_database
 
 def test_external_mode_creates_role_database_and_extensions_then_changes_nothing(ansible, pg, tmp_path):
     password = "external-app-password-1234"
-    first, facts = converge(
-        ansible,
-        pg,
-        tmp_path,
-        discourse_database_name="forum_fresh",
-        discourse_database_owner="forum_fresh_owner",
-        discourse_database_external_create=True,
-        discourse_database_password=password,
-        discourse_database_secret_name="forum-fresh-db",
-    )
+    fresh = {
+        "discourse_database_name": "forum_fresh",
+        "discourse_database_owner": "forum_fresh_owner",
+        "discourse_database_external_create": True,
+        "discourse_database_password": password,
+        "discourse_database_secret_name": "forum-fresh-db",
+    }
+    first, facts = converge(ansible, pg, tmp_path, **fresh)
     assert recap(first)["failed"] == 0, first.stdout
     assert recap(first)["changed"] > 0
     assert password not in first.stdout + first.stderr
 
-    second, _unused = converge(
-        ansible,
-        pg,
-        tmp_path,
-        discourse_database_name="forum_fresh",
-        discourse_database_owner="forum_fresh_owner",
-        discourse_database_external_create=True,
-        discourse_database_password=password,
-        discourse_database_secret_name="forum-fresh-db",
-    )
+    second, _unused = converge(ansible, pg, tmp_path, **fresh)
     assert recap(second)["changed"] == 0, second.stdout
     assert facts == {
         "host": pg.host,
@@ -250,21 +237,13 @@ def test_external_mode_uses_an_existing_database_without_creating_anything(ansib
     pg.query("CREATE ROLE forum_existing_owner LOGIN PASSWORD 'existing-owner-password'")
     pg.query("CREATE DATABASE forum_existing OWNER forum_existing_owner TEMPLATE template0")
 
-    first, facts = converge(
-        ansible,
-        pg,
-        tmp_path,
-        discourse_database_name="forum_existing",
-        discourse_database_owner="forum_existing_owner",
-    )
+    existing = {
+        "discourse_database_name": "forum_existing",
+        "discourse_database_owner": "forum_existing_owner",
+    }
+    first, facts = converge(ansible, pg, tmp_path, **existing)
     assert recap(first)["failed"] == 0, first.stdout
-    second, _unused = converge(
-        ansible,
-        pg,
-        tmp_path,
-        discourse_database_name="forum_existing",
-        discourse_database_owner="forum_existing_owner",
-    )
+    second, _unused = converge(ansible, pg, tmp_path, **existing)
     assert recap(second)["changed"] == 0, second.stdout
     assert installed(pg, "forum_existing") == sorted(["plpgsql", *EXTENSIONS])
     assert facts["database"] == "forum_existing"

@@ -13,8 +13,8 @@ import sys
 import pytest
 
 from ansible_collections.forumops.discourse.plugins.module_utils import kube
-from tests.fixtures.ansible import REPO_ROOT, ansible_env, run_tool
-from tests.fixtures.rehearsal import KUBECONFIG, kubectl, kubectl_json
+from tests.fixtures.ansible import REPO_ROOT, ansible_env, flat_output, run_tool
+from tests.fixtures.rehearsal import KUBECONFIG, ansible_kube_env, kubectl, kubectl_json
 
 pytestmark = pytest.mark.rehearsal
 
@@ -37,8 +37,9 @@ def apply(tmp_path, namespace, definitions, *args, read=False, **options):
     extra.update({f"k8s_apply_{k}": v for k, v in options.items()})
     variables = tmp_path / f"vars-{number}.json"
     variables.write_text(json.dumps(extra))
-    env = ansible_env(K8S_AUTH_KUBECONFIG=str(KUBECONFIG), KUBECONFIG=str(KUBECONFIG))
-    completed = run_tool("ansible-playbook", PLAYBOOK, "-e", f"@{variables}", *args, env=env, timeout=300)
+    completed = run_tool(
+        "ansible-playbook", PLAYBOOK, "-e", f"@{variables}", *args, env=ansible_kube_env(), timeout=300
+    )
     result = json.loads(output.read_text()) if output.exists() else None
     objects = json.loads(read_output.read_text()) if read and read_output.exists() else None
     return completed, result, objects
@@ -146,13 +147,8 @@ def stored_versions(result):
     }
 
 
-def flat(text):
-    """Output with YAML line folding undone."""
-    return " ".join(text.split())
-
-
 def recap(completed, ok, changed, failed=0):
-    return RECAP.format(ok=ok, changed=changed, failed=failed) in flat(completed.stdout)
+    return RECAP.format(ok=ok, changed=changed, failed=failed) in flat_output(completed.stdout)
 
 
 def test_create_is_changed_the_same_again_is_not_and_one_field_is(rehearsal_namespace, tmp_path):
@@ -239,7 +235,7 @@ def test_strict_validation_errors_name_the_object_and_the_field(rehearsal_namesp
     # Server-side apply checks fields against the schema: the API server answers 500 "failed to
     # create typed patch object"; the message names the object, the request and the field.
     path = f"/apis/apps/v1/namespaces/{rehearsal_namespace}/deployments/web"
-    output = flat(completed.stdout)
+    output = flat_output(completed.stdout)
     assert (
         f"Deployment {rehearsal_namespace}/web: PATCH {path}: 500 failed to create typed patch object"
         in output
@@ -268,7 +264,7 @@ def test_a_cnpg_cluster_applies_idempotently_and_waits_for_its_ready_condition(r
         tmp_path, ns, [cluster], wait=True, wait_condition={"type": "Ready"}, wait_timeout=2
     )
     assert waiting.returncode == 2
-    assert f"timed out after 2s waiting for the readiness of Cluster {ns}/db" in flat(waiting.stdout)
+    assert f"timed out after 2s waiting for the readiness of Cluster {ns}/db" in flat_output(waiting.stdout)
 
     # Playing the operator: the Ready condition is set, the wait succeeds and nothing changed.
     condition = {
@@ -320,8 +316,8 @@ def test_a_failed_job_fails_the_wait_at_once_with_how_to_retry(rehearsal_namespa
     ns = rehearsal_namespace
     completed, _unused, _unused = apply(tmp_path, ns, [job("broken", fail=True)], wait=True, wait_timeout=120)
     assert completed.returncode == 2
-    assert f"Job {ns}/broken failed (" in flat(completed.stdout)
-    assert f"kubectl logs -n {ns} job/broken" in flat(completed.stdout)
+    assert f"Job {ns}/broken failed (" in flat_output(completed.stdout)
+    assert f"kubectl logs -n {ns} job/broken" in flat_output(completed.stdout)
     # create_only leaves the existing Job alone: not changed, and still reported failed.
     again, _unused, _unused = apply(
         tmp_path, ns, [job("broken", fail=True)], create_only=True, wait=True, wait_timeout=30
@@ -335,7 +331,7 @@ def test_check_mode_reports_changes_without_making_them(rehearsal_namespace, tmp
     new, result, _unused = apply(tmp_path, ns, [config_map({"A": "1"})], "--check", "--diff")
     assert new.returncode == 0, new.stdout + new.stderr
     assert result["changed"] is True
-    assert f"+ ConfigMap {ns}/settings (created)" in flat(new.stdout)
+    assert f"+ ConfigMap {ns}/settings (created)" in flat_output(new.stdout)
     assert kubectl("get", "configmap", "settings", "-n", ns, check=False).returncode == 1
 
     apply(tmp_path, ns, [config_map({"A": "1"})])
@@ -343,7 +339,7 @@ def test_check_mode_reports_changes_without_making_them(rehearsal_namespace, tmp
     assert result["changed"] is False
     changed, result, _unused = apply(tmp_path, ns, [config_map({"A": "2"})], "--check", "--diff")
     assert result["changed"] is True
-    assert f'~ ConfigMap {ns}/settings data.A: "1" -> "2"' in flat(changed.stdout)
+    assert f'~ ConfigMap {ns}/settings data.A: "1" -> "2"' in flat_output(changed.stdout)
     assert kubectl_json("get", "configmap", "settings", "-n", ns)["data"] == {"A": "1"}
 
 
@@ -432,7 +428,7 @@ def test_an_exec_plugin_that_is_not_installed_fails_with_its_install_hint(rehear
     assert (
         "exec plugin forumops-no-such-plugin is not installed (not found on PATH). "
         "Install the AWS CLI: https://aws.amazon.com/cli/"
-    ) in flat(completed.stdout)
+    ) in flat_output(completed.stdout)
 
 
 class _LateReader:

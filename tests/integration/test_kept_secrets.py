@@ -22,7 +22,7 @@ import json
 
 import pytest
 
-from tests.fixtures.ansible import play_recap, run_example
+from tests.fixtures.ansible import flat_output, play_recap, run_example
 from tests.fixtures.rehearsal import STATE_DIR, fresh_namespace, kubectl, kubectl_json
 
 pytestmark = pytest.mark.rehearsal
@@ -48,10 +48,6 @@ def converged(namespace, *extra):
     result = converge(namespace, *extra)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     return result
-
-
-def flat(result):
-    return " ".join(result.stdout.split())
 
 
 def pod_checksum(namespace):
@@ -166,8 +162,9 @@ def test_a_customer_secret_without_its_key_is_named_and_a_change_to_it_rolls_the
     use_it = ("-e", "discourse_app_smtp_existing_secret=customer-smtp")
     incomplete = converge(ns, *use_it)
     assert incomplete.returncode != 0
-    assert f"Secret {ns}/customer-smtp has no key 'password' (DISCOURSE_SMTP_PASSWORD reads it)." in flat(
-        incomplete
+    assert (
+        f"Secret {ns}/customer-smtp has no key 'password' (DISCOURSE_SMTP_PASSWORD reads it)."
+        in flat_output(incomplete)
     )
 
     kubectl(
@@ -199,7 +196,7 @@ def test_a_lost_secret_key_base_stops_the_converge_and_rotation_is_explicit(site
     assert (
         f"Secret {ns}/{KEY_BASE} is gone, but Deployment {ns}/example-forum-web exists: the value it held is "
         "still in use and a new one would not match it, so none is made. Restore the Secret from your backup"
-    ) in flat(lost)
+    ) in flat_output(lost)
     assert kubectl("get", "secret", KEY_BASE, "-n", ns, check=False).returncode != 0
     assert pod_checksum(ns) == checksum
 
@@ -207,7 +204,7 @@ def test_a_lost_secret_key_base_stops_the_converge_and_rotation_is_explicit(site
     kubectl("create", "secret", "generic", KEY_BASE, "-n", ns, "--from-literal=something-else=x")
     incomplete = converge(ns)
     assert incomplete.returncode != 0
-    assert f"Secret {ns}/{KEY_BASE} has no key 'secret-key-base'." in flat(incomplete)
+    assert f"Secret {ns}/{KEY_BASE} has no key 'secret-key-base'." in flat_output(incomplete)
     kubectl("delete", "secret", KEY_BASE, "-n", ns)
 
     # A deliberate rotation: a new value, and the pods roll.
@@ -259,7 +256,7 @@ def test_a_lost_database_or_valkey_password_stops_the_converge(site, secret, use
     assert (
         f"Secret {ns}/{secret} is gone, but {user.format(ns=ns)} exists: the value it held is still in use "
         f"and a new one would not match it, so none is made. {hint}"
-    ) in flat(lost)
+    ) in flat_output(lost)
     assert kubectl("get", "secret", secret, "-n", ns, check=False).returncode != 0
     # Restored from the "backup", as the message says: the converge passes again.
     restored = {"apiVersion": "v1", "kind": "Secret", "type": saved["type"], "data": saved["data"]}

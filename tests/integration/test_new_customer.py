@@ -12,7 +12,7 @@ import json
 import pytest
 import yaml
 
-from tests.fixtures.ansible import REPO_ROOT, run_tool
+from tests.fixtures.ansible import REPO_ROOT, flat_output, run_tool
 
 EXAMPLE = REPO_ROOT / "inventories/example"
 VAULT_VARIABLES = (
@@ -40,10 +40,6 @@ def scaffold(inventories, password_file, name="acme", sites=SITES):
             }
         ),
     )
-
-
-def one_line(result):
-    return " ".join((result.stdout + result.stderr).split())
 
 
 def tree(directory):
@@ -159,14 +155,14 @@ def test_the_vault_does_not_open_without_the_customers_password(acme, tmp_path):
     wrong.write_text("forumops-example-dev\n")
     result = run_tool("ansible-inventory", "-i", acme, "--list", "--vault-password-file", wrong)
     assert result.returncode != 0
-    assert "Decryption failed" in one_line(result)
+    assert "Decryption failed" in flat_output(result)
 
 
 def test_a_second_run_is_refused_and_changes_nothing(acme, password_file):
     before = tree(acme)
     result = scaffold(acme.parent, password_file, sites=[{"name": "other", "hostname": "other.acme.com"}])
     assert result.returncode == 2
-    assert f"{acme} exists; choose another name or remove it (new_customer_name)." in one_line(result)
+    assert f"{acme} exists; choose another name or remove it (new_customer_name)." in flat_output(result)
     assert tree(acme) == before
 
 
@@ -234,7 +230,7 @@ def test_bad_input_fails_naming_the_variable_before_anything_is_written(
 ):
     result = scaffold(tmp_path, password_file, name=name, sites=sites)
     assert result.returncode == 2
-    assert message in one_line(result)
+    assert message in flat_output(result)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -245,7 +241,7 @@ def test_a_missing_vault_password_file_fails_before_anything_is_written(tmp_path
         "new_customer_vault_password_file must name the customer's vault password file (a non-empty file "
         "kept outside the repository, or an executable that prints the password), "
         f'got "{tmp_path}/no-such-file".'
-    ) in one_line(result)
+    ) in flat_output(result)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -328,7 +324,7 @@ def test_the_unedited_scaffold_is_refused_at_converge_naming_every_placeholder(a
         "--limit", "acme_forum",
     )  # fmt: skip
     assert result.returncode == 2
-    flat = one_line(result)
+    flat = flat_output(result)
     for path in (
         "discourse_storage_endpoint",
         "discourse_storage_access_key_id",

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.fixtures.ansible import ansible_env, run_tool
+from tests.fixtures.ansible import run_tool
 from tests.fixtures.rehearsal import (
     KUBECONFIG,
     STATE_DIR,
+    ansible_kube_env,
     apply_manifest,
     kubectl,
     kubectl_json,
-    rehearsal_env,
     wait_for,
 )
 
@@ -264,9 +264,7 @@ def test_real_crd_rejects_misspelled_field_and_accepts_valid_object(
 
 def test_a_manifest_list_applies_and_its_deployment_rolls_out(rehearsal_namespace):
     playbook = Path(__file__).parent / "playbooks" / "rehearsal_apply.yml"
-    env = ansible_env(
-        KUBECONFIG=rehearsal_env()["KUBECONFIG"], K8S_AUTH_KUBECONFIG=rehearsal_env()["K8S_AUTH_KUBECONFIG"]
-    )
+    env = ansible_kube_env()
 
     result = run_tool(
         "ansible-playbook", playbook, "-e", f"rehearsal_namespace={rehearsal_namespace}", env=env, timeout=300

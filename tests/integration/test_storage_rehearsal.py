@@ -13,6 +13,7 @@ import re
 
 import pytest
 
+from tests.fixtures.ansible import flat_output
 from tests.fixtures.rehearsal import kubectl, kubectl_json
 from tests.integration.test_storage_s3 import BACKUPS, UPLOADS, converge, recap
 
@@ -143,7 +144,7 @@ def test_external_mode_without_keys_or_secret_fails_naming_them(
     )
     result = converge(ansible, tmp_path, values)
     assert result.returncode != 0
-    output = " ".join((result.stdout + result.stderr).split())
+    output = flat_output(result)
     assert (
         f"discourse_storage_access_key_id is empty, so the Secret {NAME}-s3-credentials in namespace "
         f"{rehearsal_namespace} must exist with the keys access-key-id and secret-access-key" in output

@@ -15,13 +15,12 @@ import threading
 import time
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from botocore.exceptions import ClientError
 
 from ansible_collections.forumops.discourse.plugins.module_utils import s3_buckets as logic
 from ansible_collections.forumops.discourse.plugins.module_utils import s3_buckets_io
 from ansible_collections.forumops.discourse.plugins.modules import s3_buckets
-from tests.fixtures.ansible import play_recap
+from tests.fixtures.ansible import flat_output, play_recap, run_module_main
 from tests.fixtures.s3 import S3Server, free_port
 
 pytestmark = pytest.mark.s3
@@ -59,6 +58,21 @@ BACKUP_DIRECT_UPLOAD_RULE = {
     "ExposeHeaders": ["ETag"],
     "MaxAgeSeconds": 3000,
 }
+
+
+def public_access_block(client, bucket):
+    return client.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+
+
+def access_block(acls, policy):
+    """A PublicAccessBlockConfiguration: ``acls`` blocks and ignores public ACLs, ``policy`` blocks
+    public bucket policies and restricts public buckets."""
+    return {
+        "BlockPublicAcls": acls,
+        "IgnorePublicAcls": acls,
+        "BlockPublicPolicy": policy,
+        "RestrictPublicBuckets": policy,
+    }
 
 
 def abort_rule(days):
@@ -133,18 +147,8 @@ def test_external_mode_creates_both_buckets_with_discourses_rules(ansible, s3_se
     assert lifecycle(client, UPLOADS) == [abort_rule(7)]
     assert lifecycle(client, BACKUPS) == [abort_rule(7)]
     # Backups: private in every respect; uploads: object ACLs usable, public policies blocked.
-    assert client.get_public_access_block(Bucket=BACKUPS)["PublicAccessBlockConfiguration"] == {
-        "BlockPublicAcls": True,
-        "IgnorePublicAcls": True,
-        "BlockPublicPolicy": True,
-        "RestrictPublicBuckets": True,
-    }
-    assert client.get_public_access_block(Bucket=UPLOADS)["PublicAccessBlockConfiguration"] == {
-        "BlockPublicAcls": False,
-        "IgnorePublicAcls": False,
-        "BlockPublicPolicy": True,
-        "RestrictPublicBuckets": True,
-    }
+    assert public_access_block(client, BACKUPS) == access_block(acls=True, policy=True)
+    assert public_access_block(client, UPLOADS) == access_block(acls=False, policy=True)
     assert error_code(client.get_bucket_policy, Bucket=UPLOADS) == "NoSuchBucketPolicy"
     assert error_code(client.get_bucket_policy, Bucket=BACKUPS) == "NoSuchBucketPolicy"
     assert "Status" not in client.get_bucket_versioning(Bucket=UPLOADS)
@@ -215,12 +219,7 @@ def test_public_read_and_backup_expiry_are_switched_on_and_off(ansible, s3_serve
             }
         ],
     }
-    assert client.get_public_access_block(Bucket=UPLOADS)["PublicAccessBlockConfiguration"] == {
-        "BlockPublicAcls": False,
-        "IgnorePublicAcls": False,
-        "BlockPublicPolicy": False,
-        "RestrictPublicBuckets": False,
-    }
+    assert public_access_block(client, UPLOADS) == access_block(acls=False, policy=False)
     assert error_code(client.get_bucket_policy, Bucket=BACKUPS) == "NoSuchBucketPolicy"
     assert lifecycle(client, UPLOADS) == [abort_rule(3)]
     assert lifecycle(client, BACKUPS) == [
@@ -249,9 +248,7 @@ def test_public_read_and_backup_expiry_are_switched_on_and_off(ansible, s3_serve
         ),
     )
     assert error_code(client.get_bucket_policy, Bucket=UPLOADS) == "NoSuchBucketPolicy"
-    assert client.get_public_access_block(Bucket=UPLOADS)["PublicAccessBlockConfiguration"][
-        "BlockPublicPolicy"
-    ]
+    assert public_access_block(client, UPLOADS)["BlockPublicPolicy"]
     assert lifecycle(client, BACKUPS) == [abort_rule(3)]
     assert client.get_bucket_versioning(Bucket=UPLOADS)["Status"] == "Suspended"
 
@@ -284,9 +281,7 @@ def test_uploads_work_without_object_acls_and_are_public_by_the_bucket_policy(an
             "Resource": [f"arn:aws:s3:::{UPLOADS}/uploads/*", f"arn:aws:s3:::{UPLOADS}/assets/*"],
         }
     ]
-    assert not client.get_public_access_block(Bucket=UPLOADS)["PublicAccessBlockConfiguration"][
-        "BlockPublicPolicy"
-    ]
+    assert not public_access_block(client, UPLOADS)["BlockPublicPolicy"]
 
 
 def test_no_public_read_and_no_cdn_is_refused_before_any_call(ansible, s3_server, tmp_path):
@@ -350,7 +345,7 @@ def test_unreachable_endpoint_fails_naming_it(ansible, s3_server, tmp_path):
         ),
     )
     assert result.returncode != 0
-    output = " ".join((result.stdout + result.stderr).split())
+    output = flat_output(result)
     assert (
         f"The S3 endpoint {endpoint} (discourse_storage_api_endpoint, by default discourse_storage_endpoint)"
         in output
@@ -396,7 +391,7 @@ def test_unreachable_endpoint_fails_naming_it(ansible, s3_server, tmp_path):
 def test_bad_input_fails_before_any_api_call(ansible, s3_server, tmp_path, overrides, message):
     result = converge(ansible, tmp_path, site_vars(s3_server, tmp_path, **overrides))
     assert result.returncode != 0
-    output = " ".join((result.stdout + result.stderr).split())
+    output = flat_output(result)
     assert message in output
     assert s3_server.client().list_buckets()["Buckets"] == []
     assert not (tmp_path / "render").exists()
@@ -408,9 +403,7 @@ def test_bad_input_fails_before_any_api_call(ansible, s3_server, tmp_path, overr
 @pytest.fixture
 def module(s3_server, capsys):
     def run(buckets, **kwargs):
-        with patch_module_args(module_args(s3_server, buckets, **kwargs)), pytest.raises(SystemExit):
-            s3_buckets.main()
-        return json.loads(capsys.readouterr().out)
+        return run_module_main(s3_buckets.main, module_args(s3_server, buckets, **kwargs), capsys)
 
     return run
 
@@ -558,9 +551,7 @@ def test_module_refused_key_names_the_call_and_hides_the_secret(module, s3_serve
 def test_module_unreachable_endpoint_is_flagged(capsys):
     endpoint = f"http://127.0.0.1:{free_port()}"
     args = module_args(S3Server(endpoint=endpoint), [{"name": BACKUPS}])
-    with patch_module_args(args), pytest.raises(SystemExit):
-        s3_buckets.main()
-    result = json.loads(capsys.readouterr().out)
+    result = run_module_main(s3_buckets.main, args, capsys)
     assert result["failed"] is True
     assert result["endpoint_unreachable"] is True
     assert result["msg"] == f'Could not connect to the endpoint URL: "{endpoint}/{BACKUPS}"'
@@ -616,7 +607,7 @@ def test_a_stalled_endpoint_fails_after_the_read_timeout_and_says_what_it_waits_
     result = converge(ansible, tmp_path, values)
     elapsed = time.monotonic() - started
     assert result.returncode != 0
-    output = " ".join((result.stdout + result.stderr).split())
+    output = flat_output(result)
     assert (
         f"[localhost] waiting for {stalled_endpoint} to answer head_bucket on bucket {UPLOADS} (2s)" in output
     )

@@ -13,13 +13,18 @@ import hashlib
 import json
 import re
 import threading
-import time
 from datetime import datetime
 
 import pytest
 
-from tests.fixtures.ansible import REPO_ROOT, ansible_env, run_tool
-from tests.fixtures.rehearsal import KUBECONFIG, apply_manifest, kubectl, kubectl_json
+from tests.fixtures.ansible import REPO_ROOT, flat_output, run_tool
+from tests.fixtures.rehearsal import (
+    ansible_kube_env,
+    apply_manifest,
+    cnpg_cluster_status,
+    kubectl,
+    kubectl_json,
+)
 
 INVENTORY = REPO_ROOT / "tests/integration/inventories/upgrade"
 UPGRADE = REPO_ROOT / "playbooks/upgrade.yml"
@@ -58,17 +63,11 @@ def run(playbook, namespace, *extra, limit=None, **variables):
     ]
     if limit:
         args += ["--limit", limit]
-    env = ansible_env(K8S_AUTH_KUBECONFIG=str(KUBECONFIG), KUBECONFIG=str(KUBECONFIG))
-    return run_tool("ansible-playbook", *args, *extra, env=env, timeout=600)
+    return run_tool("ansible-playbook", *args, *extra, env=ansible_kube_env(), timeout=600)
 
 
 def upgrade(namespace, manifest, limit=None, **variables):
     return run(UPGRADE, namespace, limit=limit, discourse_upgrade_build_manifest=str(manifest), **variables)
-
-
-def flat(result):
-    """The play's output with the callback's line wrapping undone."""
-    return " ".join(result.stdout.split())
 
 
 def recaps(result):
@@ -111,21 +110,9 @@ def ready_cluster(namespace, site):
         },
         namespace,
     )
-    status = {
-        "phase": "Cluster in healthy state",
-        "conditions": [
-            {
-                "type": "Ready",
-                "status": "True",
-                "reason": "ClusterIsReady",
-                "message": "Cluster is Ready",
-                "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            }
-        ],
-    }
     kubectl(
         "patch", "cluster", name, "-n", namespace, "--subresource=status", "--type=merge",
-        "-p", json.dumps({"status": status}),
+        "-p", json.dumps({"status": cnpg_cluster_status(instances=1)}),
     )  # fmt: skip
 
 
@@ -192,7 +179,7 @@ def test_upgrade_a_to_b_runs_in_order_records_history_and_refuses_downgrade_and_
     with BackupOperator(ns) as operator:
         first = upgrade(ns, MANIFEST_A, limit="up_a")
         assert first.returncode == 0, first.stdout + first.stderr
-        assert "no applied migration versions are recorded" in flat(first)
+        assert "no applied migration versions are recorded" in flat_output(first)
         assert deployed_image(ns, "up_a") == IMAGE_A
         [rs_a] = replicasets(ns, "up_a")
 
@@ -206,7 +193,7 @@ def test_upgrade_a_to_b_runs_in_order_records_history_and_refuses_downgrade_and_
     assert (
         "up_a: upgrade: 1 pre-deploy and 1 post-deploy migration pending; database at 20260101000003, "
         "image at 20260201000002; rollback to the previous image safe"
-    ) in flat(second), second.stdout
+    ) in flat_output(second), second.stdout
     assert deployed_image(ns, "up_a") == IMAGE_B
     rs_a_again, rs_b = replicasets(ns, "up_a")
     assert rs_a_again["metadata"]["name"] == rs_a["metadata"]["name"]
@@ -233,7 +220,7 @@ def test_upgrade_a_to_b_runs_in_order_records_history_and_refuses_downgrade_and_
         ("upgrade", IMAGE_B, IMAGE_A),
     ]
     assert entries[1]["digest"] == IMAGE_B.split("@")[1]
-    assert f"up_a: upgraded to v2026.2.0 ({IMAGE_B}); previous {IMAGE_A}" in flat(second)
+    assert f"up_a: upgraded to v2026.2.0 ({IMAGE_B}); previous {IMAGE_A}" in flat_output(second)
 
     # Back to A: the database (as recorded) has B's migrations that A does not know: refused in
     # preflight, before any Backup, Job or rollout.
@@ -243,7 +230,7 @@ def test_upgrade_a_to_b_runs_in_order_records_history_and_refuses_downgrade_and_
     assert (
         "the database is ahead of the image: 2 applied migration(s) the image does not ship "
         "(20260201000001, 20260201000002); refusing a downgrade"
-    ) in flat(down), down.stdout
+    ) in flat_output(down), down.stdout
     assert recaps(down)["up_a"] == {"changed": 0, "failed": 1}
     assert kubectl_json("get", "backups.postgresql.cnpg.io", "-n", ns)["items"] == backups_before
     assert deployed_image(ns, "up_a") == IMAGE_B
@@ -252,7 +239,9 @@ def test_upgrade_a_to_b_runs_in_order_records_history_and_refuses_downgrade_and_
     # B's post-deploy migrations have run: rollback is refused and points to the restore runbook.
     refused = run(ROLLBACK, ns, limit="up_a")
     assert refused.returncode != 0
-    assert "REFUSED" in flat(refused) and "docs/backup-restore.md" in flat(refused), refused.stdout
+    assert "REFUSED" in flat_output(refused) and "docs/backup-restore.md" in flat_output(refused), (
+        refused.stdout
+    )
     assert deployed_image(ns, "up_a") == IMAGE_B
 
 
@@ -264,7 +253,7 @@ def test_fleet_in_waves_of_one_stops_after_a_failed_canary_pre_deploy_job(rehear
         ready_cluster(ns, site)
     first = upgrade(ns, MANIFEST_A, discourse_upgrade_skip_backup=True)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "NO BACKUP before this upgrade" in flat(first)
+    assert "NO BACKUP before this upgrade" in flat_output(first)
     before = {site: (replicasets(ns, site), set(jobs(ns, site)), history(ns, site)) for site in sites}
 
     # The canary's pre-deploy Job of B fails.
@@ -276,11 +265,11 @@ def test_fleet_in_waves_of_one_stops_after_a_failed_canary_pre_deploy_job(rehear
         upgrade_test_job_pod_labels={"up_a": {"pre": FAIL}},
     )
     assert failed.returncode != 0
-    assert f"up_a: upgrade to {IMAGE_B} FAILED" in flat(failed), failed.stdout
-    assert f"Nothing was rolled out: the web Deployment still runs {IMAGE_A}" in flat(failed)
+    assert f"up_a: upgrade to {IMAGE_B} FAILED" in flat_output(failed), failed.stdout
+    assert f"Nothing was rolled out: the web Deployment still runs {IMAGE_A}" in flat_output(failed)
     # The canary wave was the only one: the other sites never started.
     assert set(recaps(failed)) == {"up_a"}, failed.stdout
-    assert "up_b" not in flat(failed) and "up_c" not in flat(failed)
+    assert "up_b" not in flat_output(failed) and "up_c" not in flat_output(failed)
 
     # Canary: its pre-deploy Job failed, no new ReplicaSet, A keeps serving, history unchanged.
     pre_b = jobs(ns, "up_a")[job_name("up_a", "pre", IMAGE_B)]
@@ -313,8 +302,8 @@ def test_rollback_after_rollout_before_post_deploy_restores_a(rehearsal_namespac
         upgrade_test_job_pod_labels={"up_b": {"post": FAIL}},
     )
     assert failed.returncode != 0
-    assert f"The web Deployment now runs {IMAGE_B}" in flat(failed), failed.stdout
-    assert "playbooks/rollback.yml" in flat(failed)
+    assert f"The web Deployment now runs {IMAGE_B}" in flat_output(failed), failed.stdout
+    assert "playbooks/rollback.yml" in flat_output(failed)
     assert deployed_image(ns, "up_b") == IMAGE_B
     assert jobs(ns, "up_b")[job_name("up_b", "post", IMAGE_B)]["status"].get("failed") == 1
     # The failed upgrade recorded nothing; the rollback's previous image is what ran before it.
@@ -322,7 +311,7 @@ def test_rollback_after_rollout_before_post_deploy_restores_a(rehearsal_namespac
 
     rolled = run(ROLLBACK, ns, limit="up_b")
     assert rolled.returncode == 0, rolled.stdout + rolled.stderr
-    assert f"up_b: rolled back from {IMAGE_B} to {IMAGE_A}" in flat(rolled)
+    assert f"up_b: rolled back from {IMAGE_B} to {IMAGE_A}" in flat_output(rolled)
     assert deployed_image(ns, "up_b") == IMAGE_A
     data = history(ns, "up_b")
     assert (data["current-image"], data["previous-image"]) == (IMAGE_A, "")
@@ -331,7 +320,7 @@ def test_rollback_after_rollout_before_post_deploy_restores_a(rehearsal_namespac
     # Nothing further back: a second rollback is refused with a clear message.
     again = run(ROLLBACK, ns, limit="up_b")
     assert again.returncode != 0
-    assert "nothing to roll back to" in flat(again)
+    assert "nothing to roll back to" in flat_output(again)
 
 
 @pytest.mark.rehearsal
@@ -372,7 +361,7 @@ def test_external_database_is_read_directly_and_a_database_ahead_stops_before_an
     assert (
         "the database is ahead of the image: 1 applied migration(s) the image does not ship "
         "(20260115000000); refusing a downgrade"
-    ) in flat(ahead), ahead.stdout
+    ) in flat_output(ahead), ahead.stdout
     assert recaps(ahead)["up_c"] == {"changed": 0, "failed": 1}
     assert (
         kubectl_json("get", "deployments,jobs,configmaps", "-n", ns, "-l", "app.kubernetes.io/instance=up_c")[
@@ -387,7 +376,7 @@ def test_external_database_is_read_directly_and_a_database_ahead_stops_before_an
     assert (
         "up_c: upgrade: 1 pre-deploy and 1 post-deploy migration pending; database at 20260101000003, "
         "image at 20260201000002; rollback to the previous image safe"
-    ) in flat(ok), ok.stdout
-    assert "the database is external; take its backup" in flat(ok)
+    ) in flat_output(ok), ok.stdout
+    assert "the database is external; take its backup" in flat_output(ok)
     assert deployed_image(ns, "up_c") == IMAGE_B
     assert postgres_server.password not in ok.stdout + ok.stderr + ahead.stdout + ahead.stderr

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.fixtures.valkey import GOOD_CONFIG, SESSION_PASSWORD, run_role
+from tests.fixtures.valkey import GOOD_CONFIG, SESSION_PASSWORD, external_connection, run_role
 
 pytestmark = pytest.mark.valkey
 
@@ -31,14 +31,7 @@ def test_a_good_server_passes_and_its_connection_is_published(ansible, tmp_path,
     result, facts = external(ansible, tmp_path, valkey_server)
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert facts == {
-        "host": "127.0.0.1",
-        "port": valkey_server.port,
-        "secret_name": "valkey-password",
-        "password_key": "password",
-        "username": "",
-        "tls": False,
-    }
+    assert facts == external_connection(valkey_server)
     assert "WARNING" not in result.stdout
     assert SESSION_PASSWORD not in result.stdout + result.stderr
     # Nothing is rendered for an external server.

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from tests.fixtures.rehearsal import apply_manifest, kubectl_json
-from tests.fixtures.valkey import SESSION_PASSWORD, recap, run_role
+from tests.fixtures.valkey import SESSION_PASSWORD, external_connection, recap, run_role
 
 pytestmark = pytest.mark.rehearsal
 
@@ -24,8 +24,9 @@ LABELS = {
 }
 
 
-def converge(ansible, tmp_path, kubeconfig, namespace, **inputs):
-    result, facts = run_role(
+def run_forum(ansible, tmp_path, kubeconfig, namespace, **inputs):
+    """The role for site "forum" in namespace; returns (process, published facts or None)."""
+    return run_role(
         ansible,
         tmp_path,
         discourse_kubeconfig=str(kubeconfig),
@@ -33,6 +34,10 @@ def converge(ansible, tmp_path, kubeconfig, namespace, **inputs):
         discourse_site_name="forum",
         **inputs,
     )
+
+
+def converge(ansible, tmp_path, kubeconfig, namespace, **inputs):
+    result, facts = run_forum(ansible, tmp_path, kubeconfig, namespace, **inputs)
     assert result.returncode == 0, result.stdout + result.stderr
     return result, facts
 
@@ -227,18 +232,7 @@ def test_external_mode_writes_the_secret_once_and_reads_it_back(
     assert recap(first)["changed"] == 1  # the Secret
     assert recap(second)["changed"] == 0
     assert recap(from_secret)["changed"] == 0
-    assert (
-        facts
-        == secret_facts
-        == {
-            "host": "127.0.0.1",
-            "port": valkey_server.port,
-            "secret_name": "valkey-password",
-            "password_key": "password",
-            "username": "",
-            "tls": False,
-        }
-    )
+    assert facts == secret_facts == external_connection(valkey_server)
     # No StatefulSet for an external server.
     assert kubectl_json("get", "statefulsets", "-n", ns)["items"] == []
 
@@ -247,13 +241,7 @@ def test_an_api_failure_is_reported_although_the_apply_task_hides_its_output(
     ansible, tmp_path, rehearsal_kubeconfig
 ):
     # The apply task is no_log (the Secret carries the password); its error is re-raised, redacted.
-    result, facts = run_role(
-        ansible,
-        tmp_path,
-        discourse_kubeconfig=str(rehearsal_kubeconfig),
-        discourse_namespace="valkey-namespace-that-does-not-exist",
-        discourse_site_name="forum",
-    )
+    result, facts = run_forum(ansible, tmp_path, rehearsal_kubeconfig, "valkey-namespace-that-does-not-exist")
 
     output = " ".join(result.stdout.split())
     assert result.returncode == 2
@@ -276,13 +264,7 @@ def test_an_existing_secret_without_a_password_is_never_replaced(
         ns,
     )
 
-    result, facts = run_role(
-        ansible,
-        tmp_path,
-        discourse_kubeconfig=str(rehearsal_kubeconfig),
-        discourse_namespace=ns,
-        discourse_site_name="forum",
-    )
+    result, facts = run_forum(ansible, tmp_path, rehearsal_kubeconfig, ns)
 
     output = " ".join(result.stdout.split())
     assert result.returncode == 2, output

@@ -1,12 +1,10 @@
 """forumops.discourse.migration_check without a database: argument rules, results, failures, warnings."""
 
-import json
-
 import pytest
 from ansible.module_utils.common import warnings as ansible_warnings
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.forumops.discourse.plugins.modules import migration_check
+from tests.fixtures.ansible import run_module_main
 
 MANIFEST = {"migrations": {"pre": ["20250101000000", "20250102000000"], "post": ["20250103000000"]}}
 
@@ -18,11 +16,7 @@ def fresh_warnings(monkeypatch):
 
 
 def run_module(args, capsys, check_mode=False):
-    if check_mode:
-        args = dict(args, _ansible_check_mode=True)
-    with patch_module_args(args), pytest.raises(SystemExit):
-        migration_check.main()
-    return json.loads(capsys.readouterr().out)
+    return run_module_main(migration_check.main, args, capsys, check_mode)
 
 
 def test_applied_versions_against_a_manifest(capsys):

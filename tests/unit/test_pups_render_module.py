@@ -1,23 +1,16 @@
 """forumops.discourse.pups_render as Ansible runs it: arguments, check mode, files, changed, failures."""
 
-import json
 import os
 
-import pytest
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.forumops.discourse.plugins.modules import pups_render
+from tests.fixtures.ansible import run_module_main
 
 ROOT = os.path.join(os.path.dirname(__file__), "fixtures", "pups")
 APP = os.path.join(ROOT, "containers", "app.yml")
 
 
 def run_module(args, capsys, check_mode=False):
-    if check_mode:
-        args = dict(args, _ansible_check_mode=True)
-    with patch_module_args(args), pytest.raises(SystemExit):
-        pups_render.main()
-    return json.loads(capsys.readouterr().out)
+    return run_module_main(pups_render.main, args, capsys, check_mode)
 
 
 def test_returns_the_rendered_plan_without_dest(capsys):
