@@ -19,11 +19,13 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 from ansible.template import trust_as_template
 
-from ansible_collections.forumops.discourse.plugins.module_utils import cross_field, inputs
+from ansible_collections.forumops.discourse.plugins.module_utils import cross_field, inputs, new_customer
 
 COLLECTION_DIR = os.path.join(os.path.dirname(__file__), "..", "..")
 ROLES_DIR = os.path.join(COLLECTION_DIR, "roles")
 PLAYBOOK_SPECS = os.path.join(COLLECTION_DIR, "playbooks", "vars", "argument_specs.yml")
+# A playbook's own cross-field check and what it reads besides its inputs: {name: internal}.
+PLAYBOOK_CHECKS = {"new_customer": (new_customer.errors, {"destination": "__new_customer_dest"})}
 SPEC = {"roles": {"type": "list", "elements": "str", "default": []}, "playbook": {"type": "str"}}
 
 
@@ -95,6 +97,12 @@ class ActionModule(ActionBase):
         values, errors = self._values(options, task_vars)
         validated = ArgumentSpecValidator(options).validate(values, validate_role_argument_spec=True)
         errors += validated.error_messages + inputs.input_errors(options, validated.validated_parameters)
+        if playbook in PLAYBOOK_CHECKS and not validated.error_messages:
+            check, internals = PLAYBOOK_CHECKS[playbook]
+            context = {
+                key: self._templar.template(task_vars[internal]) for key, internal in internals.items()
+            }
+            errors += check(validated.validated_parameters, context)
         if not errors:
             booleans = {n: o for n, o in options.items() if o.get("type") == "bool"}
             result["ansible_facts"] = {f"__{n}": validated.validated_parameters[n] for n in booleans}
