@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import base64
 import glob
 import os
 
@@ -13,6 +14,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.forumops.discourse.plugins.module_utils import (
     backup_runner,
     image,
+    image_build,
     pups,
     site_settings,
 )
@@ -30,7 +32,7 @@ def _guard(function, *args, **kwargs):
         raise AnsibleFilterError(str(exc)) from None
 
 
-def image_problems(value, kind, variable=None, force=False, extra_secrets=None):
+def image_problems(value, kind, variable=None, force=False, extra_secrets=None, build_flags=None):
     if kind == "templates":
         return image.refused_templates(
             value or [], force=force, variable=variable or "discourse_image_templates"
@@ -45,6 +47,12 @@ def image_problems(value, kind, variable=None, force=False, extra_secrets=None):
         return image.tag_problems(value or [], variable=variable or "discourse_image_tags")
     if kind == "backup_runner":
         return backup_runner.runner_problems(value, variable=variable or "discourse_image_backup_runner")
+    if kind == "platforms":
+        return image.platform_problems(
+            value if value is not None else [],
+            build_flags or (),
+            variable=variable or "discourse_image_platforms",
+        )
     raise AnsibleFilterError(f"image_problems: unknown kind {kind!r}")
 
 
@@ -72,9 +80,18 @@ def image_tag(
     plugins=None,
     env=None,
     precompile="build",
+    platforms=None,
 ):
     inputs = _guard(
-        image.tag_inputs, base_image, discourse_docker_ref, templates, params, plugins, env, precompile
+        image.tag_inputs,
+        base_image,
+        discourse_docker_ref,
+        templates,
+        params,
+        plugins,
+        env,
+        precompile,
+        list(platforms or []),
     )
     return _guard(image.image_tag, version, inputs)
 
@@ -90,9 +107,10 @@ def image_build_commands(
     push=False,
     executable=None,
     secrets=None,
+    platforms=None,
 ):
     return _guard(
-        image.build_commands,
+        image_build.build_commands,
         builder,
         context,
         output,
@@ -103,7 +121,32 @@ def image_build_commands(
         push=bool(push),
         executable=executable or None,
         secrets=dict(secrets or {}),
+        platforms=list(platforms or []),
     )
+
+
+def image_index_command(builder, reference, digest, executable=None, global_flags=None):
+    return _guard(
+        image_build.index_command,
+        builder,
+        reference,
+        digest,
+        executable=executable or None,
+        global_flags=tuple(global_flags or ()),
+    )
+
+
+def image_pushed_digest(slurped, key=None):
+    """The digest every push wrote: ``slurped`` is ansible.builtin.slurp's results over the digest files."""
+    files = [
+        (item.get("source") or item.get("item"), base64.b64decode(item.get("content") or "").decode("utf-8"))
+        for item in slurped or []
+    ]
+    return _guard(image_build.pushed_digest, files, key=key or None)
+
+
+def image_platform_digests(index_text, platforms, digest=""):
+    return _guard(image_build.platform_digests, index_text, list(platforms or []), digest=digest or "")
 
 
 def image_runtime_env(launcher_env, precompile="build", extra_secrets=None):
@@ -157,17 +200,26 @@ def image_manifest(data):
         data.get("plugin_commits", []),
         data.get("site_settings", {}),
         backup_runner.runner_manifest(
-            data.get("backup_runner_plan") or {}, data.get("backup_runner_digest", "")
+            data.get("backup_runner_plan") or {},
+            data.get("backup_runner_digest", ""),
+            platforms=_platform_map(data.get("platforms"), data.get("backup_runner_platform_digests")),
         ),
+        platforms=_platform_map(data.get("platforms"), data.get("platform_digests")),
     )
+
+
+def _platform_map(platforms, digests):
+    """{platform: digest} in the order of ``platforms``; "" for a platform not pushed."""
+    digests = digests or {}
+    return {str(p): str(digests.get(p) or "") for p in platforms or []}
 
 
 def image_plugins(plugins):
     return _guard(image.normalize_plugins, plugins or [])
 
 
-def image_backup_runner(spec, files):
-    return _guard(backup_runner.runner_plan, spec or {}, dict(files or {}))
+def image_backup_runner(spec, files, platforms=None):
+    return _guard(backup_runner.runner_plan, spec or {}, dict(files or {}), platforms=list(platforms or []))
 
 
 def image_reference(section):
@@ -185,6 +237,9 @@ class FilterModule:
             "image_container_config": image_container_config,
             "image_tag": image_tag,
             "image_build_commands": image_build_commands,
+            "image_index_command": image_index_command,
+            "image_pushed_digest": image_pushed_digest,
+            "image_platform_digests": image_platform_digests,
             "image_runtime_env": image_runtime_env,
             "image_migrations": image_migrations,
             "image_manifest": image_manifest,

@@ -112,11 +112,12 @@ def runner_dockerfile(base, major):
     )
 
 
-def runner_plan(spec, files, variable="discourse_image_backup_runner"):
+def runner_plan(spec, files, variable="discourse_image_backup_runner", platforms=()):
     """What to build: ``{dockerfile, files, reference, labels, base_image, postgres_major}``.
 
     ``files`` maps each of RUNNER_FILES to its text. The tag is ``pg<major>-`` and 12 hex digits of
-    the Dockerfile and the code, so a new pin or a new collection's code gives a new tag.
+    the Dockerfile and the code, so a new pin or a new collection's code gives a new tag; and of the
+    platforms when the runner is built as a manifest list of them (the same platforms as the image).
     Returns {} when no runner is asked for.
     """
     if not spec:
@@ -135,6 +136,8 @@ def runner_plan(spec, files, variable="discourse_image_backup_runner"):
     digest = hashlib.sha256(dockerfile.encode())
     for name in RUNNER_FILES:
         digest.update(b"\0" + name.encode() + b"\0" + files[name].encode())
+    if platforms:
+        digest.update(b"\0platforms\0" + ",".join(platforms).encode())
     sha = digest.hexdigest()
     return {
         "dockerfile": dockerfile,
@@ -152,13 +155,15 @@ def runner_plan(spec, files, variable="discourse_image_backup_runner"):
     }
 
 
-def runner_manifest(plan, digest=""):
-    """The build manifest's ``backup_runner`` section ({} when no runner was built)."""
+def runner_manifest(plan, digest="", platforms=None):
+    """The build manifest's ``backup_runner`` section ({} when no runner was built); ``platforms`` maps
+    each platform of a multi-platform build to its image's digest in the pushed index."""
     if not plan:
         return {}
     return {
         "reference": plan["reference"],
         "digest": digest or "",
+        "platforms": {str(k): str(v or "") for k, v in (platforms or {}).items()},
         "base_image": dict(plan["base_image"]),
         "postgres_major": plan["postgres_major"],
     }

@@ -3,8 +3,9 @@
 """The discourse_image role's decisions, in pure Python (standard library only, unit-tested directly).
 
 What goes into the container config that pups renders, which upstream templates a Kubernetes image
-may use, the reproducible image tag, the builder command lines (as argv lists), the env a pod must
-set at runtime, the migrations an image contains and the build manifest with its image labels.
+may use, the reproducible image tag and its platforms, the env a pod must set at runtime, the
+migrations an image contains and the build manifest with its image labels. The builders' command
+lines are in image_build.py.
 """
 
 import hashlib
@@ -51,6 +52,9 @@ URL_RE = re.compile(
 )
 MIGRATION_RE = re.compile(r"\A([0-9]{14})_[_a-z0-9]*\.?[_a-z0-9]*\.rb\Z")
 TAG_RE = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
+# os/arch[/variant] as docker, podman and buildah take it in --platform (linux/amd64, linux/arm64).
+PLATFORM_RE = re.compile(r"\A[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9.]+)?\Z")
+DIGEST_RE = re.compile(r"\Asha256:[0-9a-f]{64}\Z")
 
 LABEL_PREFIX = "org.forumops.discourse"
 MANIFEST_LABEL = LABEL_PREFIX + ".build-manifest"
@@ -353,9 +357,17 @@ def base_image_reference(repository, tag, digest=""):
     return f"{ref}@{digest}" if digest else ref
 
 
-def tag_inputs(base_image, discourse_docker_ref, templates, params, plugins, env=None, precompile="build"):
-    """Everything the short hash of the image tag covers, as canonical data."""
+def tag_inputs(
+    base_image, discourse_docker_ref, templates, params, plugins, env=None, precompile="build", platforms=()
+):
+    """Everything the short hash of the image tag covers, as canonical data.
+
+    ``platforms`` counts only when given (a manifest list of those platforms is another artifact than
+    one image of the build host's platform), so the tags of single-platform builds stay as they were.
+    """
+    extra = {"platforms": [normalize_platform(p) for p in platforms]} if platforms else {}
     return {
+        **extra,
         "base_image": base_image,
         "discourse_docker": discourse_docker_ref,
         "templates": [template_path(t) for t in templates],
@@ -386,75 +398,43 @@ def tag_problems(tags, variable="discourse_image_tags"):
     return [f"{variable}: {t!r} is not a valid image tag" for t in tags or [] if not TAG_RE.match(str(t))]
 
 
-# ---- Builders -----------------------------------------------------------------------------------
+# ---- Platforms ----------------------------------------------------------------------------------
 
 
-def build_commands(
-    builder,
-    context,
-    output,
-    references,
-    labels,
-    build_flags=(),
-    global_flags=(),
-    push=False,
-    executable=None,
-    secrets=None,
-):
-    """The builder's command lines as argv lists.
+def normalize_platform(platform):
+    """``os/arch[/variant]`` as containerd compares platforms (containerd/platforms database.go
+    normalizeArch): x86_64 is amd64, aarch64 is arm64, and the default variants (amd64 v1, arm64 v8)
+    are dropped, so linux/arm64/v8 and linux/arm64 are one platform."""
+    parts = str(platform).strip().lower().split("/")
+    os_, arch = parts[0], parts[1] if len(parts) > 1 else ""
+    variant = parts[2] if len(parts) > 2 else ""
+    arch = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64"}.get(arch, arch)
+    if (arch, variant) in (("amd64", "v1"), ("arm64", "8"), ("arm64", "v8"), ("arm64", "v8.0")):
+        variant = ""
+    return "/".join(part for part in (os_, arch, variant) if part)
 
-    ``secrets`` maps build secret ids to files on the build host (``--secret id=ID,src=FILE``, the
-    same flag for docker buildx, podman and buildah); they are mounted only in RUN steps that ask.
 
-    Returns ``{build: argv, push: [argv, ...], digest_file: path or None, digest_key: key or None}``:
-    after the push the registry digest is read from ``digest_file`` (a JSON file when ``digest_key`` is
-    set, plain text otherwise).
-    """
-    if builder not in BUILDERS:
-        raise ImageError(f"discourse_image_builder: {builder!r} is not one of {', '.join(BUILDERS)}")
-    if not references:
-        raise ImageError("discourse_image_repository: no image reference to tag")
-    exe = executable or builder
-    dockerfile = posixpath.join(context, "Dockerfile")
-    iidfile = posixpath.join(output, "image-id")
-    label_args = []
-    for key in sorted(labels):
-        label_args += ["--label", f"{key}={labels[key]}"]
-    tag_args = []
-    for ref in references:
-        tag_args += ["--tag", ref]
-    secret_args = []
-    for secret_id in sorted(secrets or {}):
-        secret_args += ["--secret", f"id={secret_id},src={secrets[secret_id]}"]
-    if builder == "docker":
-        metadata = posixpath.join(output, "build-metadata.json")
-        build = [exe, *global_flags, "buildx", "build", "--file", dockerfile, "--iidfile", iidfile]
-        build += ["--metadata-file", metadata, *label_args, *tag_args, *secret_args, *build_flags]
-        build += ["--push" if push else "--load", context]
-        return {
-            "build": build,
-            "push": [],
-            "digest_file": metadata if push else None,
-            "digest_key": "containerimage.digest" if push else None,
-        }
-    build = [exe, *global_flags, "build", "--file", dockerfile, "--iidfile", iidfile]
-    build += [*label_args, *tag_args, *secret_args, *build_flags, context]
-    digest_file = posixpath.join(output, "push-digest")
-    pushes = []
-    if push:
-        for ref in references:
-            if builder == "podman":
-                pushes.append([exe, *global_flags, "push", "--digestfile", digest_file, ref])
-            else:
-                pushes.append(
-                    [exe, *global_flags, "push", "--digestfile", digest_file, ref, f"docker://{ref}"]
-                )
-    return {
-        "build": build,
-        "push": pushes,
-        "digest_file": digest_file if push else None,
-        "digest_key": None,
-    }
+def platform_problems(platforms, build_flags=(), variable="discourse_image_platforms"):
+    """Messages for a platform list that cannot be built."""
+    if not isinstance(platforms, (list, tuple)):
+        return [f"{variable}: must be a list of platforms such as [linux/amd64, linux/arm64]"]
+    problems = []
+    seen = []
+    for platform in platforms:
+        if not PLATFORM_RE.match(str(platform)):
+            problems.append(
+                f"{variable}: {platform!r} is not a platform os/arch[/variant] such as linux/arm64"
+            )
+        elif normalize_platform(platform) in seen:
+            problems.append(f"{variable}: {platform} is listed twice")
+        else:
+            seen.append(normalize_platform(platform))
+    if platforms and any(str(flag).split("=", 1)[0] == "--platform" for flag in build_flags or ()):
+        problems.append(
+            "discourse_image_builder_flags: --platform is set from discourse_image_platforms (the lock's "
+            "image.platforms); remove it from the flags"
+        )
+    return problems
 
 
 # ---- Migrations ---------------------------------------------------------------------------------
@@ -527,8 +507,13 @@ def build_manifest(
     plugin_commits=None,
     site_settings=None,
     backup_runner=None,
+    platforms=None,
 ):
     """The build manifest (JSON keys as issue 4 names them, plus the runtime env).
+
+    ``platforms`` maps each platform of a multi-platform build to the digest of its image in the
+    pushed index ("" before a push); ``digest`` is then the index's, which each node resolves to its
+    own platform's image. {} for a build of one image for the build host's platform.
 
     ``plugin_commits`` lists the checked-out commit of each plugin, in the order of ``plugins``;
     ``site_settings`` is the catalog of every site setting the image's Discourse and plugins define
@@ -552,7 +537,11 @@ def build_manifest(
             for p in plugins
         ],
         "config_hash": str(config_hash),
-        "image": {"reference": str(reference), "digest": str(digest or "")},
+        "image": {
+            "reference": str(reference),
+            "digest": str(digest or ""),
+            "platforms": {str(k): str(v or "") for k, v in (platforms or {}).items()},
+        },
         "migrations": {"pre": list(migrations.get("pre", [])), "post": list(migrations.get("post", []))},
         "runtime_env": dict(runtime_env_ or {}),
         "site_settings": dict(site_settings or {}),
@@ -561,7 +550,11 @@ def build_manifest(
 
 
 def pinned_reference(section):
-    """``reference@digest`` of a manifest's image section (the reference alone without a digest)."""
+    """``reference@digest`` of a manifest's image section (the reference alone without a digest).
+
+    The one place the app, upgrade and backup roles turn a build manifest into the image a pod pulls.
+    For a multi-platform build the digest is the image index's: every node pulls its own platform's
+    image from it, so one pinned reference serves amd64 and arm64 nodes alike."""
     reference = str((section or {}).get("reference") or "")
     digest = str((section or {}).get("digest") or "")
     return f"{reference}@{digest}" if digest and "@" not in reference else reference

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from ansible_collections.forumops.discourse.plugins.module_utils import image, pups
-from tests.fixtures.ansible import play_recap
+from tests.fixtures.ansible import flat_output, play_recap
 from tests.fixtures.git import git
 
 WEB = textwrap.dedent(
@@ -464,7 +464,12 @@ def test_manifest_records_pins_commits_migrations_and_runtime_env(rendered, sour
             }
         ],
         "config_hash": hashlib.sha256((context / "config.yaml").read_bytes()).hexdigest(),
-        "image": {"reference": f"registry.example.test/forum/discourse:v3.5.0-{digest}", "digest": ""},
+        # one image for the build host's platform: no manifest list (test_image_platforms builds one)
+        "image": {
+            "reference": f"registry.example.test/forum/discourse:v3.5.0-{digest}",
+            "digest": "",
+            "platforms": {},
+        },
         "migrations": {"pre": pre, "post": post},
         "runtime_env": dict(sorted(SECRET_FREE_ENV.items())),
         "backup_runner": {},  # the lock has none (test_image_buildah builds one)
@@ -520,6 +525,6 @@ def test_bad_input_fails_before_anything_runs(sources, ansible, tmp_path, change
         ansible, tmp_path, lock_for(sources, **change), "-e", "discourse_image_build=false", *extra
     )
     assert result.returncode == 2
-    assert message in " ".join((result.stdout + result.stderr).split())
+    assert message in flat_output(result)
     assert not (tmp_path / "cache").exists()
     assert not (tmp_path / "out").exists()

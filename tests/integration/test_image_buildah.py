@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.forumops.discourse.plugins.module_utils import backup_runner, image
+from ansible_collections.forumops.discourse.plugins.module_utils import backup_runner, image, supply_chain
 from tests.fixtures.ansible import REPO_ROOT
 from tests.fixtures.backup_db import (
     BUCKET,
@@ -29,8 +29,7 @@ from tests.fixtures.backup_db import (
     fingerprint,
     fresh_database,
     job_env,
-    run,
-    s3_args,
+    run_restore,
     seed,
 )
 from tests.integration import test_image_build as shared
@@ -170,6 +169,8 @@ def test_image_config_labels_and_cmd(built, buildah):
     expected_labels = dict(image.manifest_labels(manifest))
     expected_labels["org.forumops.discourse.version"] = "v3.5.0"
     expected_labels["org.forumops.discourse.config-sha256"] = config_sha256
+    # discourse_docker and plugin commits (no source: the lock's Discourse repository is a local path)
+    expected_labels.update(supply_chain.provenance_labels(manifest))
     # buildah stamps its own version
     expected_labels["io.buildah.version"] = buildah["run"]("--version").stdout.split()[2]
     assert config["Labels"] == expected_labels
@@ -233,6 +234,7 @@ def test_the_build_makes_the_backup_runner_and_records_it(built, buildah, debian
     assert built["manifest"]["backup_runner"] == {
         "reference": plan["reference"],
         "digest": "",  # not pushed
+        "platforms": {},  # the build host's only
         "base_image": {"tag": "localhost/forumops-standin-debian:bookworm", "digest": ""},
         "postgres_major": 15,
     }
@@ -286,15 +288,6 @@ def test_the_runners_entry_point_backs_up_postgres_15_into_s3(
     assert head["Metadata"] == {"sha256": report["sha256"], "pg-dump": report["pg_dump"]}
 
     target = fresh_database(server, "runner_target")
-    restored, proc = run(
-        ansible,
-        tmp_path,
-        "logical_restore",
-        db=server.db_option(target),
-        s3=s3_args(s3_server),
-        key=report["key"],
-        target_version=NEWEST,
-        pg_bin_dir=str(server.bin_dir),
-    )
+    restored, proc = run_restore(ansible, tmp_path, server, s3_server, target, key=report["key"])
     assert restored.get("failed") is not True, restored.get("msg") or proc.stderr
     assert fingerprint(server, target) == fingerprint(server, source)

@@ -140,6 +140,7 @@ def test_the_manifest_section_and_the_pinned_reference():
     assert section == {
         "reference": plan["reference"],
         "digest": DIGEST,
+        "platforms": {},
         "base_image": {"tag": "docker.io/library/postgres:18-trixie", "digest": ""},
         "postgres_major": 18,
     }
@@ -147,6 +148,20 @@ def test_the_manifest_section_and_the_pinned_reference():
     assert image.pinned_reference({**section, "digest": ""}) == plan["reference"]
     assert image.pinned_reference({"reference": f"r/x@{DIGEST}", "digest": DIGEST}) == f"r/x@{DIGEST}"
     assert image.pinned_reference({}) == ""
+
+
+def test_a_multi_platform_runner_has_its_own_tag_and_records_each_platform():
+    plan = backup_runner.runner_plan(SPEC, FILES)
+    both = backup_runner.runner_plan(SPEC, FILES, platforms=["linux/amd64", "linux/arm64"])
+    assert backup_runner.runner_plan(SPEC, FILES, platforms=[]) == plan
+    assert both["reference"] != plan["reference"]
+    assert both["reference"].startswith(plan["reference"].rsplit("-", 1)[0] + "-")
+    section = backup_runner.runner_manifest(
+        both, DIGEST, platforms={"linux/amd64": "", "linux/arm64": DIGEST}
+    )
+    assert section["platforms"] == {"linux/amd64": "", "linux/arm64": DIGEST}
+    # pods pull the index, whatever their node's architecture
+    assert image.pinned_reference(section) == f"{both['reference']}@{DIGEST}"
 
 
 def test_the_example_lock_builds_a_runner_of_the_example_databases_major():
