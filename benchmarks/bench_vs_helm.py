@@ -27,7 +27,9 @@ import time
 import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [ROOT, os.path.join(ROOT, ".collections")]
+sys.path[:0] = [ROOT, os.path.join(ROOT, ".collections"), os.path.join(ROOT, "tools", "rehearsal")]
+
+from rehearsal_cluster.bootstrap import persistent_volume  # noqa: E402
 
 from tests.fixtures.ansible import play_recap  # noqa: E402
 from tests.fixtures.go_tools import go_tool  # noqa: E402
@@ -47,7 +49,6 @@ HELM_VALUES = [
     "redis.master.resourcesPreset=none",
 ]
 TARGETS = {"one": 1.5, "fleet": 1.0, "first": 1.5}
-PV_SIZE = "100Gi"
 
 
 def cpu_seconds():
@@ -85,23 +86,17 @@ def fleet_inventory(run_id, sites):
 
 def volumes(run_id, count):
     """Extra PersistentVolumes of the rehearsal's class: each Helm release claims three."""
-    docs = []
-    for index in range(1, count + 1):
-        path = STATE_DIR / "pv" / f"bench-{run_id}-{index:03d}"
-        path.mkdir(parents=True, exist_ok=True)
-        docs.append({
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": {"name": f"bench-{run_id}-{index:03d}", "labels": {"forumops.io/bench": run_id}},
-            "spec": {
-                "capacity": {"storage": PV_SIZE},
-                "accessModes": ["ReadWriteOnce"],
-                "storageClassName": "rehearsal-local",
-                "persistentVolumeReclaimPolicy": "Delete",
-                "hostPath": {"path": str(path), "type": "DirectoryOrCreate"},
-            },
-        })  # fmt: skip
-    return "\n---\n".join(json.dumps(doc) for doc in docs)
+    return "\n---\n".join(
+        json.dumps(
+            persistent_volume(
+                f"bench-{run_id}-{index:03d}",
+                STATE_DIR / "pv" / f"bench-{run_id}-{index:03d}",
+                {"forumops.io/bench": run_id},
+                reclaim="Delete",
+            )
+        )
+        for index in range(1, count + 1)
+    )
 
 
 def main():

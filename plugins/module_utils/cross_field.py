@@ -13,6 +13,12 @@ from __future__ import annotations
 import json
 import re
 
+from ansible_collections.forumops.discourse.plugins.module_utils.metrics import (
+    PROMETHEUS_PLUGIN,
+    prometheus_plugin,
+)
+from ansible_collections.forumops.discourse.plugins.module_utils.supply_chain import verify_problems
+
 # Kubernetes names: a namespace is a DNS label, most objects a DNS subdomain.
 NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
@@ -105,6 +111,22 @@ def valkey_errors(v, render_dir="", context=None):
             "discourse_valkey_password_rotation rotates the password the role generates in statefulset mode; "
             "in external mode change discourse_valkey_external_password, in render mode the Secret is yours."
         )
+    if v.get("discourse_valkey_metrics_enabled"):
+        metrics_image = v.get("discourse_valkey_metrics_image") or ""
+        keys = v.get("discourse_valkey_metrics_check_single_keys") or []
+        bad_keys = [key for key in keys if not re.match(r"^(db[0-9]+=)?[^\s,=]+$", str(key))]
+        if not statefulset:
+            errors.append(
+                "discourse_valkey_metrics_enabled runs an exporter next to the Valkey StatefulSet; in "
+                "external mode scrape the server where it runs (or use the discourse-prometheus plugin's "
+                "redis_primary_available), and leave it false."
+            )
+        elif not metrics_image or re.search(r"\s", metrics_image) or bad_keys:
+            errors.append(
+                f"discourse_valkey_metrics_image ({metrics_image}) must be an image reference and each of "
+                "discourse_valkey_metrics_check_single_keys a key or db<N>=<key> without blanks, commas or "
+                f"a second '=' (got {bad_keys})."
+            )
     return errors
 
 
@@ -329,6 +351,7 @@ APP_CONTEXT = {
     "secret_env": "__discourse_app_secret_env",
     "settings_env": "__discourse_app_settings_env",
     "real_ip_conf": "__discourse_app_real_ip_conf",
+    "manifest_plugins": "__discourse_app_manifest_plugins",
 }
 # Inputs that were removed: setting one is an error that says what replaced it.
 APP_REMOVED = {
@@ -472,6 +495,49 @@ def app_errors(v, render_dir="", context=None):
             f"discourse_app_extra_env sets variables the role manages: {', '.join(overridden)}.",
         ),
     ]
+    # Render mode for GitOps (module_utils/gitops.py, docs/gitops.md).
+    if render_dir and v.get("discourse_app_gitops_secrets") == "external-secrets":
+        checks.append(
+            (
+                v.get("discourse_app_gitops_secret_store"),
+                "discourse_app_gitops_secrets is external-secrets but discourse_app_gitops_secret_store is "
+                "empty: name the ClusterSecretStore (or SecretStore, discourse_app_gitops_secret_store_kind) "
+                "the ExternalSecrets read from.",
+            )
+        )
+    if render_dir and v.get("discourse_app_gitops_flavour") == "flux":
+        checks.append(
+            (
+                v.get("discourse_app_gitops_repo_path"),
+                "discourse_app_gitops_flavour is flux but discourse_app_gitops_repo_path is empty: the Flux "
+                "Kustomizations need the render directory's path in the Git repository.",
+            )
+        )
+    plugins = context.get("manifest_plugins")
+    if (
+        v.get("discourse_app_metrics_enabled")
+        and isinstance(plugins, list)
+        and not prometheus_plugin(plugins)
+    ):
+        checks.append(
+            (
+                False,
+                "discourse_app_metrics_enabled is true but the image's build manifest "
+                f"(discourse_app_build_manifest) lists no {PROMETHEUS_PLUGIN} plugin, so nothing in the "
+                "pods serves metrics: add https://github.com/discourse/discourse-prometheus to the image "
+                "lock's plugins and rebuild (docs/plugins.md), or turn metrics off.",
+            )
+        )
+    if v.get("discourse_app_image_verify"):
+        checks += [
+            (False, f"discourse_app_image_verify is true but {problem}.")
+            for problem in verify_problems(
+                v.get("discourse_app_image_verify_key") or "",
+                v.get("discourse_app_image_verify_identity") or "",
+                v.get("discourse_app_image_verify_identity_regexp") or "",
+                v.get("discourse_app_image_verify_oidc_issuer") or "",
+            )
+        ]
     return [message for ok, message in checks if not ok]
 
 

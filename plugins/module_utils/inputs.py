@@ -38,6 +38,9 @@ INT_RULES = (
     ("_mb", 0, None),
     ("_max_unavailable", 0, None),
     ("_days", 0, None),
+    ("_percent", 1, 100),
+    ("_per_hour", 1, None),
+    ("_hours", 1, None),
 )
 # CloudNativePG's ScheduledBackup takes six fields (robfig/cron with seconds); names are allowed for
 # months and weekdays.

@@ -36,8 +36,12 @@ INSTALL = {
         "standard-install.yaml, plus a Gateway implementation"
     ),
     "prometheus-operator": (
-        "install the Prometheus operator (kube-prometheus-stack), "
-        "or set discourse_database_podmonitor_enabled: false"
+        "install the Prometheus operator (kube-prometheus-stack), or set "
+        "discourse_database_podmonitor_enabled, discourse_app_metrics_enabled and "
+        "discourse_valkey_metrics_enabled to false"
+    ),
+    "prometheus-rules": (
+        "install the Prometheus operator (kube-prometheus-stack), or set discourse_app_alerts_enabled: false"
     ),
     "ingress": (
         "install an ingress controller that registers this IngressClass, "
@@ -55,8 +59,9 @@ def requirements(site):
     """The checks a site's settings call for, in report order.
 
     `site` keys (all optional): database_mode (cnpg|external), database_backups, database_pooler,
-    podmonitor, routing (ingress|gateway|none), ingress_class, tls_issuer, tls_issuer_kind
-    (ClusterIssuer|Issuer), namespace, storage_classes (names; "" means the default class).
+    podmonitor, prometheusrule (the site's alerts), routing (ingress|gateway|none), ingress_class,
+    tls_issuer, tls_issuer_kind (ClusterIssuer|Issuer), namespace, storage_classes (names; "" means
+    the default class).
     """
     needs = []
     if site.get("database_mode", "cnpg") == "cnpg":
@@ -75,15 +80,25 @@ def requirements(site):
                     "barman-cloud",
                 )
             )
-        if site.get("podmonitor"):
-            needs.append(
-                _api(
-                    "monitoring.coreos.com/v1",
-                    "PodMonitor",
-                    "the Prometheus operator CRDs",
-                    "prometheus-operator",
-                )
+    # PodMonitors: the database's (CloudNativePG only), the app's and Valkey's metrics (any mode).
+    if site.get("podmonitor"):
+        needs.append(
+            _api(
+                "monitoring.coreos.com/v1",
+                "PodMonitor",
+                "the Prometheus operator CRDs",
+                "prometheus-operator",
             )
+        )
+    if site.get("prometheusrule"):
+        needs.append(
+            _api(
+                "monitoring.coreos.com/v1",
+                "PrometheusRule",
+                "the Prometheus operator's PrometheusRule CRD",
+                "prometheus-rules",
+            )
+        )
     routing = site.get("routing", "ingress")
     if routing == "gateway":
         needs.append(_api("gateway.networking.k8s.io/v1", "HTTPRoute", "the Gateway API CRDs", "gateway-api"))
@@ -262,6 +277,7 @@ SPEC = dict(
     database_backups={"type": "bool", "default": False},
     database_pooler={"type": "bool", "default": False},
     podmonitor={"type": "bool", "default": False},
+    prometheusrule={"type": "bool", "default": False},
     routing={"type": "str", "default": "ingress", "choices": ["ingress", "gateway", "none"]},
     ingress_class={"type": "str", "default": ""},
     tls_issuer={"type": "str", "default": ""},

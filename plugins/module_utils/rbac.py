@@ -48,6 +48,7 @@ RULES = {
         rule("apps", "statefulsets", ["create", "get", "patch"]),
         rule("barmancloud.cnpg.io", "objectstores", ["create", "get", "patch"]),
         rule("batch", "jobs", ["create", "get"]),
+        rule("monitoring.coreos.com", "prometheusrules", ["create", "get", "patch"]),
         rule("networking.k8s.io", "ingresses", ["create", "get", "patch"]),
         rule("networking.k8s.io", "networkpolicies", ["create", "get", "patch"]),
         rule("policy", "poddisruptionbudgets", ["create", "get", "patch"]),

@@ -429,7 +429,7 @@ def test_the_site_lets_a_signed_image_through_to_the_cluster(built, tools, keys,
     verified = output.index("TASK [forumops.discourse.discourse_app : Verify the image's cosign signature")
     assert output[verified:].split("\n", 2)[1] == "ok: [example_forum]", output[verified : verified + 2000]
     # the next step is the cluster's: this kubeconfig has none, so the run stops there
-    assert "TASK [Check that the cluster answers" in output[verified:]
+    assert "discourse_site : Check that the cluster answers" in output[verified:]
     assert result.returncode == 2
 
 

@@ -27,7 +27,7 @@ def converge(ansible, namespace, *extra):
 
 def summary(output):
     """The msg list of the 'Summarise the site' task (YAML callback output)."""
-    block = output.split("TASK [Summarise the site]", 1)[1].split("PLAY RECAP", 1)[0]
+    block = output.split("discourse_site : Summarise the site]", 1)[1].split("PLAY RECAP", 1)[0]
     text = block.split("msg:", 1)[1]
     return yaml.safe_load(text)
 

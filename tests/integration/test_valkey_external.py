@@ -22,6 +22,8 @@ def external(ansible, tmp_path, server, **inputs):
         "discourse_valkey_external_host": server.host,
         "discourse_valkey_external_port": server.port,
         "discourse_valkey_external_password": server.password,
+        # Render mode checks no server unless asked: these tests ask.
+        "discourse_valkey_external_verify": True,
     }
     variables.update(inputs)
     return run_role(ansible, tmp_path, **variables)

@@ -113,6 +113,24 @@ def names(namespace, site, name):
              "discourse_valkey_external_host": "v.example.net"},
             [ROTATION],
         ),
+        # the exporter sidecar: statefulset mode only, an image, keys the exporter's list parser takes
+        ({"discourse_valkey_metrics_enabled": True, "discourse_valkey_metrics_image": "r/e:v1.88.0",
+          "discourse_valkey_metrics_check_single_keys": ["db0=sidekiq:dead", "plain"]}, []),
+        ({"discourse_valkey_metrics_enabled": True, "discourse_valkey_metrics_image": "r/e:v1.88.0",
+          "discourse_valkey_metrics_check_single_keys": ["a,b", "db0=x=y"]},
+         ["discourse_valkey_metrics_image (r/e:v1.88.0) must be an image reference and each of "
+          "discourse_valkey_metrics_check_single_keys a key or db<N>=<key> without blanks, commas or a "
+          "second '=' (got ['a,b', 'db0=x=y'])."]),
+        ({"discourse_valkey_metrics_enabled": True, "discourse_valkey_metrics_image": "",
+          "discourse_valkey_metrics_check_single_keys": []},
+         ["discourse_valkey_metrics_image () must be an image reference and each of "
+          "discourse_valkey_metrics_check_single_keys a key or db<N>=<key> without blanks, commas or a "
+          "second '=' (got [])."]),
+        ({"discourse_valkey_metrics_enabled": True, "discourse_valkey_mode": "external",
+          "discourse_valkey_external_host": "v.example.net"},
+         ["discourse_valkey_metrics_enabled runs an exporter next to the Valkey StatefulSet; in external "
+          "mode scrape the server where it runs (or use the discourse-prometheus plugin's "
+          "redis_primary_available), and leave it false."]),
     ],
 )  # fmt: skip
 def test_valkey(changes, expected):
@@ -440,6 +458,19 @@ NO_DATABASE = (
                                       "DISCOURSE_HOSTNAME": "y"}}, {},
          ["discourse_app_extra_env sets variables the role manages: DISCOURSE_DB_PASSWORD, UNICORN_WORKERS, "
           "DISCOURSE_HOSTNAME."]),
+        # metrics need discourse-prometheus in the image: known from a build manifest, not from an image name
+        ({"discourse_app_metrics_enabled": True},
+         {"manifest_plugins": [{"name": "solved", "url": "https://github.com/discourse/discourse-solved"}]},
+         ["discourse_app_metrics_enabled is true but the image's build manifest "
+          "(discourse_app_build_manifest) lists no discourse-prometheus plugin, so nothing in the pods "
+          "serves metrics: add "
+          "https://github.com/discourse/discourse-prometheus to the image lock's plugins and rebuild "
+          "(docs/plugins.md), or turn metrics off."]),
+        ({"discourse_app_metrics_enabled": True},
+         {"manifest_plugins": [{"name": "prom", "url": "https://github.com/discourse/discourse-prometheus.git"}]},
+         []),
+        ({"discourse_app_metrics_enabled": True}, {"manifest_plugins": None}, []),
+        ({"discourse_app_metrics_enabled": False}, {"manifest_plugins": []}, []),
     ],
 )  # fmt: skip
 def test_app(changes, context, expected):

@@ -1,4 +1,5 @@
-"""discourse_database's interface: every default is declared, every declared input has a default."""
+"""discourse_database's constants: the images and extension packages of what it supports
+(tests/unit/test_role_interface.py checks its inputs like every role's)."""
 
 from __future__ import annotations
 
@@ -12,33 +13,6 @@ ROLE = REPO_ROOT / "roles" / "discourse_database"
 DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
 SPEC = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
 ROLE_VARS = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())
-
-
-def test_every_default_is_declared_in_the_argument_spec_and_back():
-    assert sorted(DEFAULTS) == sorted(SPEC)
-
-
-def test_every_input_is_described_and_typed():
-    assert [
-        name for name, option in SPEC.items() if not option.get("description") or not option.get("type")
-    ] == []
-
-
-def test_public_inputs_and_internals_follow_the_naming_convention():
-    assert [name for name in DEFAULTS if not name.startswith("discourse_database_")] == []
-    assert [name for name in ROLE_VARS if not name.startswith("__discourse_database_")] == []
-
-
-def test_literal_defaults_match_the_argument_spec():
-    # Templated defaults ("{{ ... }}") are described in prose; literal ones must agree exactly.
-    mismatched = [
-        name
-        for name, option in SPEC.items()
-        if "default" in option
-        and not (isinstance(DEFAULTS[name], str) and "{{" in DEFAULTS[name])
-        and option["default"] != DEFAULTS[name]
-    ]
-    assert mismatched == []
 
 
 def test_every_supported_major_has_a_standard_image_whose_tag_starts_with_the_major():

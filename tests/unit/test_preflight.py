@@ -62,6 +62,29 @@ def test_checks_name_the_api_selector_or_object_they_look_for():
     }
 
 
+def test_a_podmonitor_needs_the_prometheus_operator_whatever_the_database_mode():
+    # The app's and Valkey's metrics (discourse_app_metrics_enabled, discourse_valkey_metrics_enabled)
+    # create PodMonitors with an external database too; playbooks/site.yml passes podmonitor for them.
+    site = {"database_mode": "external", "routing": "none", "podmonitor": True}
+
+    assert preflight.requirements(site) == [
+        {
+            "check": "api",
+            "api_version": "monitoring.coreos.com/v1",
+            "kind": "PodMonitor",
+            "what": "the Prometheus operator CRDs",
+            "install": "prometheus-operator",
+        }
+    ]
+    assert preflight.report("forum", preflight.requirements(site), []) == (
+        "forum: the cluster lacks what this site needs:\n"
+        "  - the Prometheus operator CRDs: install the Prometheus operator (kube-prometheus-stack), or set "
+        "discourse_database_podmonitor_enabled, discourse_app_metrics_enabled and "
+        "discourse_valkey_metrics_enabled to false"
+    )
+    assert whats({"database_mode": "external", "routing": "none"}) == []
+
+
 def test_gateway_routing_needs_the_gateway_api_and_ignores_the_ingress_class():
     assert whats({"database_mode": "external", "routing": "gateway", "ingress_class": "nginx"}) == [
         "the Gateway API CRDs"

@@ -11,28 +11,32 @@ from .kube import apply, kubectl
 from .processes import start_kwok, wait_until
 
 
+def persistent_volume(name, path, labels, reclaim="Retain"):
+    """A hostPath PersistentVolume of the rehearsal's storage class (benchmarks add their own)."""
+    Path(path).mkdir(parents=True, exist_ok=True)
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "capacity": {"storage": PV_SIZE},
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": "rehearsal-local",
+            "persistentVolumeReclaimPolicy": reclaim,
+            "hostPath": {"path": str(path), "type": "DirectoryOrCreate"},
+        },
+    }
+
+
 def persistent_volumes():
-    docs = []
-    for index in range(1, PV_COUNT + 1):
-        path = STATE_DIR / "pv" / f"{index:02d}"
-        path.mkdir(parents=True, exist_ok=True)
-        docs.append(
-            json.dumps(
-                {
-                    "apiVersion": "v1",
-                    "kind": "PersistentVolume",
-                    "metadata": {"name": f"rehearsal-pv-{index:02d}", "labels": {PV_LABEL: "true"}},
-                    "spec": {
-                        "capacity": {"storage": PV_SIZE},
-                        "accessModes": ["ReadWriteOnce"],
-                        "storageClassName": "rehearsal-local",
-                        "persistentVolumeReclaimPolicy": "Retain",
-                        "hostPath": {"path": str(path), "type": "DirectoryOrCreate"},
-                    },
-                }
+    return "\n---\n".join(
+        json.dumps(
+            persistent_volume(
+                f"rehearsal-pv-{index:02d}", STATE_DIR / "pv" / f"{index:02d}", {PV_LABEL: "true"}
             )
         )
-    return "\n---\n".join(docs)
+        for index in range(1, PV_COUNT + 1)
+    )
 
 
 def bootstrap(versions):

@@ -13,17 +13,17 @@ def openssl(*args):
     subprocess.run(["openssl", *args], cwd=STATE_DIR / "pki", check=True, capture_output=True)
 
 
+# A new P-256 key, unencrypted (the rehearsal's processes read it without a passphrase).
+NEW_EC_KEY = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+
+
 def issue_certificate(name, subject, extensions):
     ext_file = STATE_DIR / "pki" / f"{name}.ext"
     ext_file.write_text("\n".join(extensions) + "\n")
     openssl(
         "req",
         "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
+        *NEW_EC_KEY,
         "-keyout",
         f"{name}.key",
         "-out",
@@ -61,11 +61,7 @@ def ensure_pki():
     openssl(
         "req",
         "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
+        *NEW_EC_KEY,
         "-keyout",
         "ca.key",
         "-out",
