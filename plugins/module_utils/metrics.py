@@ -45,6 +45,22 @@ def prometheus_plugin_dir(plugins):
     return str(plugin.get("name") or _repository(plugin.get("url")))
 
 
+def sidekiq_collector(plugin_dir):
+    """The shell prefix that starts the plugin's collector next to a dedicated Sidekiq process: only
+    the app server's master starts plugin demons (lib/collector_demon.rb), so a Sidekiq pod runs
+    bin/collector itself, once the bundle holds the prometheus_exporter gem, restarting it if it
+    exits."""
+    plugin = f"plugins/{plugin_dir}"
+    return (
+        "{ while :; do spec=$(ls " + plugin + "/gems/*/specifications/prometheus_exporter-*.gemspec "
+        '2>/dev/null | tail -n 1); if [ -n "$spec" ]; then version=${spec##*/prometheus_exporter-}; '
+        "HOME=/home/discourse USER=discourse PROMETHEUS_EXPORTER_VERSION=${version%.gemspec} "
+        "chpst -u discourse:www-data bundle exec ruby " + plugin + "/bin/collector "
+        '"$DISCOURSE_PROMETHEUS_COLLECTOR_PORT" "$DISCOURSE_PROMETHEUS_WEBSERVER_BIND" 0 /dev/null; '
+        "fi; sleep 5; done & } && "
+    )
+
+
 def dashboard_uid(namespace, site, name):
     """A Grafana uid (at most 40 characters) that is the same on every run for one site's
     dashboard and differs between sites and dashboards."""

@@ -216,3 +216,17 @@ def test_prometheus_plugin_is_found_by_its_repository_name():
         "discourse-prometheus"
     )
     assert metrics.prometheus_plugin_dir([]) == "discourse-prometheus"
+
+
+def test_a_sidekiq_pod_starts_the_plugins_collector_in_a_restarting_loop():
+    """github.com/discourse/discourse-prometheus 8850b2ee1acb69266f8697c3741f34cca80cad61
+    lib/collector_demon.rb execs bin/collector <port> <bind> <parent pid> <pid file> with
+    PROMETHEUS_EXPORTER_VERSION set; a Sidekiq pod does the same (no parent to watch: 0)."""
+    assert metrics.sidekiq_collector("prometheus") == (
+        "{ while :; do spec=$(ls plugins/prometheus/gems/*/specifications/prometheus_exporter-*.gemspec "
+        '2>/dev/null | tail -n 1); if [ -n "$spec" ]; then version=${spec##*/prometheus_exporter-}; '
+        "HOME=/home/discourse USER=discourse PROMETHEUS_EXPORTER_VERSION=${version%.gemspec} "
+        "chpst -u discourse:www-data bundle exec ruby plugins/prometheus/bin/collector "
+        '"$DISCOURSE_PROMETHEUS_COLLECTOR_PORT" "$DISCOURSE_PROMETHEUS_WEBSERVER_BIND" 0 /dev/null; '
+        "fi; sleep 5; done & } && "
+    )
