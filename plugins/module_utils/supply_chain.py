@@ -91,9 +91,12 @@ def find_executable(name):
     return shutil.which(name)
 
 
-def module_tool(module, executable, what, variable, **facts):
+def module_tool(module, executable, what, variable, check_mode_msg=None, **facts):
     """For a module: the path of ``executable`` and run(argv, env) through module.run_command; a
-    missing tool fails the module naming ``what`` it is and the ``variable`` that chose it."""
+    missing tool fails the module naming ``what`` it is and the ``variable`` that chose it. With
+    ``check_mode_msg``, check mode ends the module there, skipped, with that message."""
+    if check_mode_msg and module.check_mode:
+        module.exit_json(changed=False, skipped=True, msg=check_mode_msg)
     path = find_executable(executable)
     if not path:
         module.fail_json(msg=f"{executable}: {what} is not installed on this host ({variable})", **facts)

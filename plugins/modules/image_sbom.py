@@ -129,10 +129,12 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    if module.check_mode:
-        module.exit_json(changed=False, skipped=True, msg="check mode: no SBOM written")
     executable, run = supply_chain.module_tool(
-        module, p["executable"], "syft", "discourse_image_sbom_executable"
+        module,
+        p["executable"],
+        "syft",
+        "discourse_image_sbom_executable",
+        check_mode_msg="check mode: no SBOM written",
     )
 
     try:

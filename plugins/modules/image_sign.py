@@ -107,10 +107,12 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    if module.check_mode:
-        module.exit_json(changed=False, skipped=True, msg="check mode: nothing signed")
     executable, run = supply_chain.module_tool(
-        module, p["executable"], "cosign", "discourse_image_sign_executable"
+        module,
+        p["executable"],
+        "cosign",
+        "discourse_image_sign_executable",
+        check_mode_msg="check mode: nothing signed",
     )
 
     try:
