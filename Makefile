@@ -16,7 +16,7 @@ VAULT_PASSWORD_FILE ?= inventories/example/vault-password.txt
 REHEARSAL := tools/rehearsal/rehearsal
 PYTEST := $(BIN)/pytest
 
-.PHONY: help setup demo lint ruff ansible-lint actionlint sanity changelog-lint variables-reference unit integration molecule \
+.PHONY: help setup demo lint ruff ansible-lint actionlint sanity changelog-lint variables-reference unit go-tools integration molecule \
 	test test-fast bench rehearsal-build rehearsal-up rehearsal-down clean
 
 help: ## List the targets
@@ -69,7 +69,10 @@ unit: setup ## Unit tests (pure functions, no servers)
 
 # Two workers, each taking whole files (module fixtures such as a converged site stay in one worker):
 # the tests mostly wait on playbooks and the API server, so two run in about 11 minutes instead of 19.
-integration: setup rehearsal-up ## Integration tests against real servers and the rehearsal cluster
+go-tools: setup ## Build (or reuse cached) the Go tools the tests run: promtool, kustomize, cosign, syft, registry, ...
+	$(BIN)/python -m tests.fixtures.go_tools
+
+integration: setup go-tools rehearsal-up ## Integration tests against real servers and the rehearsal cluster
 	$(PYTEST) -n 2 --dist loadfile -m "not serial" tests/integration
 	$(PYTEST) -m serial tests/integration
 
