@@ -29,11 +29,11 @@ from pathlib import Path
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, ".collections")]
 
+from tests.fixtures.backup_db import BUCKET, s3_args  # noqa: E402
 from tests.fixtures.postgres import start_postgres, stop_postgres  # noqa: E402
 from tests.fixtures.s3 import start_moto, stop_moto  # noqa: E402
 
 TARGET_RATIO = 1.0
-BUCKET = "bench-backups"
 # One posts row is ~1 kB on disk; users and topics scale with it.
 SCHEMA = """
 CREATE EXTENSION IF NOT EXISTS hstore;
@@ -116,14 +116,7 @@ def logical(server, s3, dbname, key):
         str(server.bin_dir / "pg_dump"), server.host, server.port, server.user, dbname
     )
     args = {
-        "s3": {
-            "bucket": BUCKET,
-            "endpoint_url": s3.endpoint,
-            "region": s3.region,
-            "access_key_id": s3.access_key_id,
-            "secret_access_key": s3.secret_access_key,
-            "path_style": True,
-        },
+        "s3": s3_args(s3),
         "key": key,
         "command": command,
         "pg_dump": "pg_dump (PostgreSQL) 18",

@@ -96,33 +96,8 @@ def image_tag(
     return _guard(image.image_tag, version, inputs)
 
 
-def image_build_commands(
-    builder,
-    context,
-    output,
-    references,
-    labels=None,
-    build_flags=None,
-    global_flags=None,
-    push=False,
-    executable=None,
-    secrets=None,
-    platforms=None,
-):
-    return _guard(
-        image_build.build_commands,
-        builder,
-        context,
-        output,
-        list(references or []),
-        dict(labels or {}),
-        build_flags=tuple(build_flags or ()),
-        global_flags=tuple(global_flags or ()),
-        push=bool(push),
-        executable=executable or None,
-        secrets=dict(secrets or {}),
-        platforms=list(platforms or []),
-    )
+def image_build_commands(builder, *args, **kwargs):
+    return _guard(image_build.build_commands, builder, *args, **kwargs)
 
 
 def image_index_command(builder, reference, digest, executable=None, global_flags=None):

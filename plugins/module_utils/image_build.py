@@ -19,7 +19,7 @@ def build_commands(
     context,
     output,
     references,
-    labels,
+    labels=None,
     build_flags=(),
     global_flags=(),
     push=False,
@@ -52,12 +52,14 @@ def build_commands(
         raise image.ImageError(
             f"discourse_image_builder: {builder!r} is not one of {', '.join(image.BUILDERS)}"
         )
+    references, labels, secrets = list(references or []), dict(labels or {}), dict(secrets or {})
+    build_flags, global_flags = tuple(build_flags or ()), tuple(global_flags or ())
     if not references:
         raise image.ImageError("discourse_image_repository: no image reference to tag")
-    problems = image.platform_problems(list(platforms or ()), build_flags)
+    platforms = list(platforms or ())
+    problems = image.platform_problems(platforms, build_flags)
     if problems:
         raise image.ImageError("; ".join(problems))
-    platforms = list(platforms or ())
     exe = executable or builder
     dockerfile = posixpath.join(context, "Dockerfile")
     iidfile = posixpath.join(output, "image-id")
@@ -68,7 +70,7 @@ def build_commands(
     for ref in references:
         tag_args += ["--tag", ref]
     secret_args = []
-    for secret_id in sorted(secrets or {}):
+    for secret_id in sorted(secrets):
         secret_args += ["--secret", f"id={secret_id},src={secrets[secret_id]}"]
     if builder == "docker":
         metadata = posixpath.join(output, "build-metadata.json")

@@ -91,16 +91,24 @@ def find_executable(name):
     return shutil.which(name)
 
 
-def module_tool(module, executable, what, variable, check_mode_msg=None, **facts):
-    """For a module: the path of ``executable`` and run(argv, env) through module.run_command; a
-    missing tool fails the module naming ``what`` it is and the ``variable`` that chose it. With
-    ``check_mode_msg``, check mode ends the module there, skipped, with that message."""
+def module_main(module, what, variable, act, changed=True, check_mode_msg=None, **facts):
+    """An image module's main() once ``module`` (an AnsibleModule with the option ``executable``) is
+    made: with ``check_mode_msg``, check mode ends the module there, skipped, with that message; a
+    missing tool fails the module naming ``what`` it is and the ``variable`` that chose it; else the
+    module exits with ``changed`` and the dict that ``act(path, run, params)`` returns, where
+    run(argv, env) goes through module.run_command. A SupplyChainError fails the module; ``facts``
+    are added to each failure."""
     if check_mode_msg and module.check_mode:
         module.exit_json(changed=False, skipped=True, msg=check_mode_msg)
+    executable = module.params["executable"]
     path = find_executable(executable)
     if not path:
         module.fail_json(msg=f"{executable}: {what} is not installed on this host ({variable})", **facts)
-    return path, lambda argv, env: module.run_command(argv, environ_update=env)
+    try:
+        result = act(path, lambda argv, env: module.run_command(argv, environ_update=env), module.params)
+    except SupplyChainError as exc:
+        module.fail_json(msg=str(exc), **facts)
+    module.exit_json(changed=changed, **result)
 
 
 # ---- Labels -------------------------------------------------------------------------------------

@@ -19,31 +19,19 @@ NO_PASSWORD_CONFIGURED = "without any password configured"
 
 
 class ValkeyError(Exception):
-    """Base of every failure; ``reason`` names its kind for callers that branch on it."""
+    """Every failure; ``reason`` names its kind for callers that branch on it: ``connect``
+    (unreachable, refused, timed out), ``tls``, ``auth``, ``command`` (an error reply) or ``protocol``."""
 
-    reason = "protocol"
-
-
-class ProtocolError(ValkeyError):
-    reason = "protocol"
-
-
-class ConnectError(ValkeyError):
-    reason = "connect"
-
-
-class TlsError(ValkeyError):
-    reason = "tls"
-
-
-class AuthError(ValkeyError):
-    reason = "auth"
+    def __init__(self, message, reason="protocol"):
+        super().__init__(message)
+        self.reason = reason
 
 
 class ReplyError(ValkeyError):
     """An error reply (``-ERR ...``) from the server; returned by read_reply, raised by command()."""
 
-    reason = "command"
+    def __init__(self, message):
+        super().__init__(message, "command")
 
     def __eq__(self, other):
         return isinstance(other, ReplyError) and str(self) == str(other)
@@ -66,9 +54,9 @@ def encode_command(*args):
 def _read_line(stream):
     line = stream.readline()
     if not line:
-        raise ProtocolError("the server closed the connection")
+        raise ValkeyError("the server closed the connection")
     if not line.endswith(CRLF):
-        raise ProtocolError(f"incomplete reply line {line[:60]!r}")
+        raise ValkeyError(f"incomplete reply line {line[:60]!r}")
     return line[:-2]
 
 
@@ -76,7 +64,15 @@ def _length(body, kind):
     try:
         return int(body)
     except ValueError:
-        raise ProtocolError(f"invalid {kind} length {body[:60]!r}") from None
+        raise ValkeyError(f"invalid {kind} length {body[:60]!r}") from None
+
+
+def _size(body, kind):
+    """The length of a bulk string or an array; None for nil (``-1``)."""
+    size = _length(body, kind)
+    if size < -1:
+        raise ValkeyError(f"invalid {kind} length {size}")
+    return None if size == -1 else size
 
 
 def read_reply(stream):
@@ -94,23 +90,17 @@ def read_reply(stream):
     if prefix == b":":
         return _length(body, "integer")
     if prefix == b"$":
-        size = _length(body, "bulk string")
-        if size == -1:
+        size = _size(body, "bulk string")
+        if size is None:
             return None
-        if size < 0:
-            raise ProtocolError(f"invalid bulk string length {size}")
         data = stream.read(size + 2)
         if len(data) != size + 2 or not data.endswith(CRLF):
-            raise ProtocolError("truncated bulk string")
+            raise ValkeyError("truncated bulk string")
         return data[:-2]
     if prefix == b"*":
-        count = _length(body, "array")
-        if count == -1:
-            return None
-        if count < 0:
-            raise ProtocolError(f"invalid array length {count}")
-        return [read_reply(stream) for _index in range(count)]
-    raise ProtocolError(f"unexpected reply type {line[:60]!r} (is this a Valkey/Redis server?)")
+        count = _size(body, "array")
+        return None if count is None else [read_reply(stream) for _index in range(count)]
+    raise ValkeyError(f"unexpected reply type {line[:60]!r} (is this a Valkey/Redis server?)")
 
 
 def parse_info(text):
@@ -151,14 +141,16 @@ def summarize(info):
 
 
 def classify_auth_error(error):
-    """An AUTH error reply → AuthError with a message that says what to fix (never the password)."""
+    """An AUTH error reply → a ValkeyError (reason ``auth``) with a message that says what to fix
+    (never the password)."""
     text = str(error)
     if NO_PASSWORD_CONFIGURED in text:
-        return AuthError(
+        return ValkeyError(
             "the server has no password configured (AUTH was refused: "
-            f"{text}); Discourse's Valkey must require one (requirepass or an ACL user)"
+            f"{text}); Discourse's Valkey must require one (requirepass or an ACL user)",
+            "auth",
         )
-    return AuthError(f"the server refused the credentials: {text}")
+    return ValkeyError(f"the server refused the credentials: {text}", "auth")
 
 
 class Connection:
@@ -178,7 +170,7 @@ class Connection:
         try:
             raw = socket.create_connection((host, port), timeout=timeout)
         except OSError as exc:
-            raise ConnectError(f"cannot connect to {self.where}: {exc.strerror or exc}") from None
+            raise ValkeyError(f"cannot connect to {self.where}: {exc.strerror or exc}", "connect") from None
         if tls:
             context = ssl.create_default_context(cafile=ca_cert)
             if not validate_certs:
@@ -188,7 +180,7 @@ class Connection:
                 raw = context.wrap_socket(raw, server_hostname=server_name or host)
             except (ssl.SSLError, OSError) as exc:
                 raw.close()
-                raise TlsError(f"TLS handshake with {self.where} failed: {exc}") from None
+                raise ValkeyError(f"TLS handshake with {self.where} failed: {exc}", "tls") from None
         self._sock = raw
         self._stream = raw.makefile("rb")
 
@@ -198,11 +190,13 @@ class Connection:
             self._sock.sendall(encode_command(*args))
             reply = read_reply(self._stream)
         except TimeoutError:
-            raise ConnectError(f"{self.where} did not answer {args[0]} in time") from None
+            raise ValkeyError(f"{self.where} did not answer {args[0]} in time", "connect") from None
         except ssl.SSLError as exc:
-            raise TlsError(f"TLS error talking to {self.where}: {exc}") from None
+            raise ValkeyError(f"TLS error talking to {self.where}: {exc}", "tls") from None
         except OSError as exc:
-            raise ConnectError(f"connection to {self.where} failed: {exc.strerror or exc}") from None
+            raise ValkeyError(
+                f"connection to {self.where} failed: {exc.strerror or exc}", "connect"
+            ) from None
         if isinstance(reply, ReplyError):
             raise reply
         return reply
@@ -223,8 +217,8 @@ class Connection:
 def check_server(connection, username=None, password=None):
     """Probe a server: whether it demands authentication, whether our credentials work, its INFO.
 
-    Returns {"auth_required": bool, "server": summarize(INFO)}; raises AuthError when the
-    credentials are refused, or when they are missing and the server requires them.
+    Returns {"auth_required": bool, "server": summarize(INFO)}; raises ValkeyError (reason ``auth``)
+    when the credentials are refused, or when they are missing and the server requires them.
     """
     try:
         connection.command("PING")
@@ -240,7 +234,7 @@ def check_server(connection, username=None, password=None):
         except ReplyError as exc:
             raise classify_auth_error(exc) from None
     elif auth_required:
-        raise AuthError("the server requires authentication and no password was given")
+        raise ValkeyError("the server requires authentication and no password was given", "auth")
     try:
         info = connection.command("INFO")  # the default sections hold all fields we read
     except ReplyError as exc:

@@ -114,6 +114,20 @@ def _remove(path):
         os.remove(path)
 
 
+def _sbom(executable, run, p):
+    commands = supply_chain.sbom_commands(
+        p["builder"],
+        p["reference"],
+        p["output"],
+        digest=p["digest"],
+        sbom_format=p["format"],
+        executable=executable,
+        builder_executable=p["builder_executable"],
+        global_flags=p["builder_global_flags"],
+    )
+    return {"sbom": supply_chain.make_sbom(run, _read, _remove, commands, p["format"])}
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -128,30 +142,13 @@ def main():
         ),
         supports_check_mode=True,
     )
-    p = module.params
-    executable, run = supply_chain.module_tool(
+    supply_chain.module_main(
         module,
-        p["executable"],
         "syft",
         "discourse_image_sbom_executable",
+        _sbom,
         check_mode_msg="check mode: no SBOM written",
     )
-
-    try:
-        commands = supply_chain.sbom_commands(
-            p["builder"],
-            p["reference"],
-            p["output"],
-            digest=p["digest"],
-            sbom_format=p["format"],
-            executable=executable,
-            builder_executable=p["builder_executable"],
-            global_flags=p["builder_global_flags"],
-        )
-        sbom = supply_chain.make_sbom(run, _read, _remove, commands, p["format"])
-    except supply_chain.SupplyChainError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(changed=True, sbom=sbom)
 
 
 if __name__ == "__main__":

@@ -90,6 +90,19 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.forumops.discourse.plugins.module_utils import supply_chain  # noqa: E402
 
 
+def _sign(executable, run, p):
+    commands = supply_chain.sign_commands(
+        p["reference"],
+        p["digest"],
+        p["mode"],
+        key=p["key"] or "",
+        flags=p["flags"],
+        executable=executable,
+        sbom={"path": p["sbom"], "format": p["sbom_format"]} if p["sbom"] else None,
+    )
+    return supply_chain.sign(run, commands, password=p["password"])
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -106,29 +119,13 @@ def main():
         required_if=[("mode", "key", ["key"])],
         supports_check_mode=True,
     )
-    p = module.params
-    executable, run = supply_chain.module_tool(
+    supply_chain.module_main(
         module,
-        p["executable"],
         "cosign",
         "discourse_image_sign_executable",
+        _sign,
         check_mode_msg="check mode: nothing signed",
     )
-
-    try:
-        commands = supply_chain.sign_commands(
-            p["reference"],
-            p["digest"],
-            p["mode"],
-            key=p["key"] or "",
-            flags=p["flags"],
-            executable=executable,
-            sbom={"path": p["sbom"], "format": p["sbom_format"]} if p["sbom"] else None,
-        )
-        result = supply_chain.sign(run, commands, password=p["password"])
-    except supply_chain.SupplyChainError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(changed=True, **result)
 
 
 if __name__ == "__main__":

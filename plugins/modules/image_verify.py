@@ -99,6 +99,19 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.forumops.discourse.plugins.module_utils import supply_chain  # noqa: E402
 
 
+def _verify(executable, run, p):
+    return supply_chain.verify(
+        run,
+        p["image"],
+        key=p["key"] or "",
+        identity=p["identity"] or "",
+        identity_regexp=p["identity_regexp"] or "",
+        issuer=p["oidc_issuer"] or "",
+        flags=p["flags"],
+        executable=executable,
+    )
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -112,25 +125,8 @@ def main():
         ),
         supports_check_mode=True,
     )
-    p = module.params
-    executable, run = supply_chain.module_tool(
-        module, p["executable"], "cosign", "option executable", image=p["image"]
-    )
-
-    try:
-        result = supply_chain.verify(
-            run,
-            p["image"],
-            key=p["key"] or "",
-            identity=p["identity"] or "",
-            identity_regexp=p["identity_regexp"] or "",
-            issuer=p["oidc_issuer"] or "",
-            flags=p["flags"],
-            executable=executable,
-        )
-    except supply_chain.SupplyChainError as exc:
-        module.fail_json(msg=str(exc), image=p["image"])
-    module.exit_json(changed=False, **result)
+    image = module.params["image"]
+    supply_chain.module_main(module, "cosign", "option executable", _verify, changed=False, image=image)
 
 
 if __name__ == "__main__":

@@ -261,6 +261,22 @@ def _write(module, path, content):
     return True
 
 
+# The options passed to pups.render_files as they are, under the same names.
+RENDER_OPTIONS = (
+    "config_name",
+    "tags",
+    "skip_tags",
+    "params",
+    "launcher",
+    "ignore",
+    "bake_env",
+    "base_image",
+    "build_skip_tags",
+    "build_tags",
+    "git_credentials",
+)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -303,19 +319,9 @@ def main():
             p["templates_root"],
             config_path=config_path,
             config_data=config_data,
-            config_name=p["config_name"],
-            tags=p["tags"],
-            skip_tags=p["skip_tags"],
-            params=p["params"],
             environment=environment,
-            launcher=p["launcher"],
-            ignore=p["ignore"],
-            bake_env=p["bake_env"],
-            base_image=p["base_image"],
-            build_skip_tags=p["build_skip_tags"],
-            build_tags=p["build_tags"],
             extra_secrets=tuple(p["secret_env_keys"]),
-            git_credentials=p["git_credentials"],
+            **{name: p[name] for name in RENDER_OPTIONS},
         )
     except pups.PupsError as exc:
         module.fail_json(msg=str(exc))

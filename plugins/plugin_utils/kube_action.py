@@ -9,21 +9,14 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible.plugins.action import ActionBase
-from ansible.utils.display import Display
 
 from ansible_collections.forumops.discourse.plugins.module_utils import kube
+from ansible_collections.forumops.discourse.plugins.plugin_utils.controller_action import ControllerAction
 
-display = Display()
 
-
-class KubeAction(ActionBase):
+class KubeAction(ControllerAction):
     """Argument handling, then the in-process client (local connection) or the module (remote)."""
 
-    TRANSFERS_FILES = False
-    _supports_check_mode = True
-    _supports_async = False
-    MODULE = ""
     SPEC: dict = {}
     MUTUALLY_EXCLUSIVE: list = []
 
@@ -36,23 +29,14 @@ class KubeAction(ActionBase):
             raise AnsibleActionFail(f"{self.MODULE}: " + "; ".join(validated.error_messages))
         return validated.validated_parameters
 
-    def _is_local(self):
-        return getattr(self._connection, "transport", "") in ("local", "ansible.builtin.local")
-
-    def _remote(self, params, task_vars):
-        module_args = {k: v for k, v in params.items() if v is not None and k != "template"}
-        return self._execute_module(
-            module_name=f"forumops.discourse.{self.MODULE}", module_args=module_args, task_vars=task_vars
-        )
-
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
-        self._host = task_vars.get("inventory_hostname", "")
         result = super().run(tmp, task_vars)
         params = self._params()
         prepared = self.prepare(params, task_vars)
         if not self._is_local():
-            result.update(self._remote(prepared, task_vars))
+            module_args = {k: v for k, v in prepared.items() if v is not None and k != "template"}
+            result.update(self._module(module_args, task_vars))
             return result
         try:
             client = kube.client_from_params(prepared)
@@ -66,7 +50,3 @@ class KubeAction(ActionBase):
 
     def local(self, client, params):
         raise NotImplementedError
-
-    def progress(self, message):
-        """Long waits say what they wait for (the worker's display reaches the controller's)."""
-        display.display(f"  [{self._host}] {message}")

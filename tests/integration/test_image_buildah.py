@@ -14,6 +14,7 @@ PostgreSQL 15 into the S3 server, and the backup restores.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -45,6 +46,24 @@ env > /var/lib/pups-standin/env
 if [ -r /run/secrets/git_credentials ]; then echo mounted > /var/lib/pups-standin/git-credentials; fi
 """
 BASE = "localhost/forumops-standin-base"
+RECORDED = "var/lib/pups-standin"  # where the stand-in pups writes what it received
+
+
+@contextlib.contextmanager
+def mounted(buildah, reference):
+    """The root of a new working container of ``reference``, mounted; unmounted and removed after."""
+    container = buildah["run"]("from", "--pull-never", reference).stdout.strip()
+    try:
+        yield Path(buildah["run"]("mount", container).stdout.strip())
+    finally:
+        buildah["run"]("umount", container)
+        buildah["run"]("rm", container)
+
+
+def recorded_env(mount):
+    """The environment the stand-in pups ran with."""
+    text = (mount / RECORDED / "env").read_text(encoding="utf-8")
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
 
 @pytest.fixture(scope="module")
@@ -136,23 +155,16 @@ def test_git_credentials_reach_the_pups_step_and_nothing_else(built_with_git_cre
     assert TOKEN not in built["result"].stdout + built["result"].stderr
     for path in (built["out"] / "context").rglob("*"):
         assert not path.is_file() or TOKEN not in path.read_text(errors="replace"), path
-    container = buildah["run"]("from", "--pull-never", reference).stdout.strip()
-    try:
-        mount = buildah["run"]("mount", container).stdout.strip()
-        with open(f"{mount}/var/lib/pups-standin/git-credentials", encoding="utf-8") as handle:
-            assert handle.read() == "mounted\n"
-        with open(f"{mount}/var/lib/pups-standin/env", encoding="utf-8") as handle:
-            env = dict(line.split("=", 1) for line in handle.read().splitlines() if "=" in line)
+    with mounted(buildah, reference) as mount:
+        assert (mount / RECORDED / "git-credentials").read_text(encoding="utf-8") == "mounted\n"
+        env = recorded_env(mount)
         assert env["GIT_CONFIG_KEY_0"] == "credential.helper"
         assert env["GIT_CONFIG_VALUE_0"] == "store --file=/run/secrets/git_credentials"
         leaked = subprocess.run(
             ["grep", "-rlF", TOKEN, mount], capture_output=True, text=True, check=False
         ).stdout.split()
         assert leaked == []
-        assert not Path(mount, "run/secrets/git_credentials").exists()
-    finally:
-        buildah["run"]("umount", container)
-        buildah["run"]("rm", container)
+        assert not (mount / "run/secrets/git_credentials").exists()
 
 
 def test_buildah_builds_the_generated_context(built):
@@ -209,22 +221,16 @@ def test_history_and_layers_hold_no_secret(built, buildah):
 
 def test_pups_received_the_config_and_the_skip_tags(built, buildah):
     reference = built["manifest"]["image"]["reference"]
-    container = buildah["run"]("from", "--pull-never", reference).stdout.strip()
-    try:
-        mount = buildah["run"]("mount", container).stdout.strip()
-        with open(f"{mount}/var/lib/pups-standin/args", encoding="utf-8") as handle:
-            assert handle.read() == "--skip-tags=precompile,migrate,db --stdin\n"
-        with open(f"{mount}/var/lib/pups-standin/stdin", encoding="utf-8") as handle:
-            assert handle.read() == (built["out"] / "context" / "config.yaml").read_text()
-        with open(f"{mount}/var/lib/pups-standin/env", encoding="utf-8") as handle:
-            env = dict(line.split("=", 1) for line in handle.read().splitlines() if "=" in line)
-        # ARGs reach the build step's environment, secrets never were ARGs
-        assert env["DISCOURSE_DEFAULT_LOCALE"] == "de"
-        assert env["MIGRATE_ON_BOOT"] == "0"
-        assert not [k for k in env if k.startswith("DISCOURSE_DB_")]
-    finally:
-        buildah["run"]("umount", container)
-        buildah["run"]("rm", container)
+    with mounted(buildah, reference) as mount:
+        args = (mount / RECORDED / "args").read_text(encoding="utf-8")
+        stdin = (mount / RECORDED / "stdin").read_text(encoding="utf-8")
+        env = recorded_env(mount)
+    assert args == "--skip-tags=precompile,migrate,db --stdin\n"
+    assert stdin == (built["out"] / "context" / "config.yaml").read_text()
+    # ARGs reach the build step's environment, secrets never were ARGs
+    assert env["DISCOURSE_DEFAULT_LOCALE"] == "de"
+    assert env["MIGRATE_ON_BOOT"] == "0"
+    assert not [k for k in env if k.startswith("DISCOURSE_DB_")]
 
 
 def test_the_build_makes_the_backup_runner_and_records_it(built, buildah, debian_base):

@@ -45,17 +45,17 @@ def apply(tmp_path, namespace, definitions, *args, read=False, **options):
     return completed, result, objects
 
 
+def resource(api_version, kind, name, **fields):
+    """An object named ``name`` with the top-level ``fields`` (spec, data...)."""
+    return {"apiVersion": api_version, "kind": kind, "metadata": {"name": name}, **fields}
+
+
 def config_map(data, name="settings"):
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
+    return resource("v1", "ConfigMap", name, data=data)
 
 
 def secret(value=SECRET_VALUE):
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": "credentials"},
-        "stringData": {"password": value},
-    }
+    return resource("v1", "Secret", "credentials", stringData={"password": value})
 
 
 def deployment(replicas=2, image="registry.test/web:1"):
@@ -113,28 +113,20 @@ def job(name, fail=False):
 
 
 def service():
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": "web"},
-        "spec": {
-            "selector": {"app.kubernetes.io/name": "web"},
-            "ports": [{"name": "http", "port": 80, "targetPort": 3000}],
-        },
+    spec = {
+        "selector": {"app.kubernetes.io/name": "web"},
+        "ports": [{"name": "http", "port": 80, "targetPort": 3000}],
     }
+    return resource("v1", "Service", "web", spec=spec)
 
 
 def network_policy():
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": "web"},
-        "spec": {
-            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "web"}},
-            "policyTypes": ["Ingress"],
-            "ingress": [{"ports": [{"port": 3000, "protocol": "TCP"}]}],
-        },
+    spec = {
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "web"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [{"ports": [{"port": 3000, "protocol": "TCP"}]}],
     }
+    return resource("networking.k8s.io/v1", "NetworkPolicy", "web", spec=spec)
 
 
 def stored_versions(result):

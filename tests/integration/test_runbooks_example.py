@@ -24,14 +24,26 @@ IMAGE_B = (
 )
 
 
-def run(playbook, namespace, *extra):
-    return run_example(playbook, namespace, *extra, state_dir=STATE_DIR)
+def extra_vars(**variables):
+    """`-e name=value` for each variable, as a user types them."""
+    return [arg for name, value in variables.items() for arg in ("-e", f"{name}={value}")]
 
 
-def ok(playbook, namespace, *extra):
-    result = run(playbook, namespace, *extra)
+def run(playbook, namespace, **variables):
+    return run_example(playbook, namespace, *extra_vars(**variables), state_dir=STATE_DIR)
+
+
+def ok(playbook, namespace, **variables):
+    result = run(playbook, namespace, **variables)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     return result
+
+
+@pytest.fixture
+def example_site(ansible, rehearsal_namespace):
+    """The example customer converged into its own namespace, which this returns."""
+    ok("playbooks/site.yml", rehearsal_namespace)
+    return rehearsal_namespace
 
 
 def exists(kind, name, namespace):
@@ -43,19 +55,14 @@ def web_image(namespace):
     return deployment["spec"]["template"]["spec"]["containers"][0]["image"]
 
 
-def test_upgrade_then_rollback_on_the_example_inventory(ansible, rehearsal_namespace):
-    ns = rehearsal_namespace
-    ok("playbooks/site.yml", ns)
-
+def test_upgrade_then_rollback_on_the_example_inventory(example_site):
+    ns = example_site
     upgraded = ok(
         "playbooks/upgrade.yml",
         ns,
-        "-e",
-        f"discourse_upgrade_build_manifest={MANIFEST_B}",
-        "-e",
-        "discourse_upgrade_skip_backup=true",
-        "-e",
-        "discourse_upgrade_smoke_test=false",
+        discourse_upgrade_build_manifest=MANIFEST_B,
+        discourse_upgrade_skip_backup="true",
+        discourse_upgrade_smoke_test="false",
     )
     assert "upgraded to v2026.2.0" in upgraded.stdout
     assert web_image(ns) == IMAGE_B
@@ -76,7 +83,7 @@ def test_upgrade_then_rollback_on_the_example_inventory(ansible, rehearsal_names
     assert "TASK [forumops.discourse.discourse_storage : Apply" not in stale.stdout
     assert web_image(ns) == IMAGE_B
     # With the line upgrade.yml printed, the converge passes and changes nothing.
-    followed = ok("playbooks/site.yml", ns, "-e", f"discourse_app_image={IMAGE_B}")
+    followed = ok("playbooks/site.yml", ns, discourse_app_image=IMAGE_B)
     assert play_recap(followed, "example_forum")["changed"] == 0, followed.stdout[-4000:]
 
     # The post-deploy Job of B completed (kwok), so a code rollback is refused, and nothing moves.
@@ -86,19 +93,10 @@ def test_upgrade_then_rollback_on_the_example_inventory(ansible, rehearsal_names
     assert web_image(ns) == IMAGE_B
 
 
-def test_backup_and_restore_on_the_example_inventory(ansible, rehearsal_namespace):
-    ns = rehearsal_namespace
-    ok("playbooks/site.yml", ns)
-
-    process = start_playbook(
-        *example_args(
-            "playbooks/backup.yml",
-            ns,
-            "-e",
-            "discourse_backup_cnpg_backup_name=drill-backup",
-            state_dir=STATE_DIR,
-        )
-    )
+def test_backup_and_restore_on_the_example_inventory(example_site):
+    ns = example_site
+    backup_name = extra_vars(discourse_backup_cnpg_backup_name="drill-backup")
+    process = start_playbook(*example_args("playbooks/backup.yml", ns, *backup_name, state_dir=STATE_DIR))
     output = play_operator(process, "backups.postgresql.cnpg.io", "drill-backup", ns, cnpg_backup_completed())
     assert process.returncode == 0, output[-6000:]
 
@@ -106,13 +104,10 @@ def test_backup_and_restore_on_the_example_inventory(ansible, rehearsal_namespac
     restored = ok(
         "playbooks/restore.yml",
         ns,
-        "-e",
-        "discourse_restore_confirm=true",
-        "-e",
-        "discourse_backup_confirm_delete_old_cluster=false",
+        discourse_restore_confirm="true",
+        discourse_backup_confirm_delete_old_cluster="false",
         # No operator plays the Backup a restore takes first here (test_backup_cnpg.py does).
-        "-e",
-        "discourse_backup_restore_backup_first=false",
+        discourse_backup_restore_backup_first="false",
     )
     assert exists("clusters.postgresql.cnpg.io", "discourse-pg", ns)
     # kwok made the recovery Cluster healthy because it kept the site's Cluster labels (item 14).

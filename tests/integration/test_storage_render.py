@@ -6,22 +6,22 @@ import socket
 
 import yaml
 
-from tests.integration.test_storage_s3 import BACKUPS, UPLOADS, converge, recap
+from tests.integration.test_storage_s3 import converge, recap, render_vars
+
+SITE = "render_forum"
+HOSTNAME = "forum.render.test"
 
 
 def test_minio_mode_renders_the_objects_and_names_the_secret_it_leaves_out(ansible, tmp_path):
-    values = {
-        "discourse_site_name": "render_forum",
-        "discourse_namespace": "render-forum",
-        "discourse_hostname": "forum.render.test",
-        "discourse_render_dir": str(tmp_path / "render"),
-        "discourse_storage_mode": "minio",
-        "discourse_storage_uploads_bucket": UPLOADS,
-        "discourse_storage_backups_bucket": BACKUPS,
-        "discourse_storage_minio_ingress_enabled": True,
-        "discourse_storage_minio_ingress_class": "nginx",
-        "discourse_storage_minio_ingress_cluster_issuer": "letsencrypt-dns",
-    }
+    values = render_vars(
+        tmp_path,
+        SITE,
+        HOSTNAME,
+        discourse_storage_mode="minio",
+        discourse_storage_minio_ingress_enabled=True,
+        discourse_storage_minio_ingress_class="nginx",
+        discourse_storage_minio_ingress_cluster_issuer="letsencrypt-dns",
+    )
     result = converge(ansible, tmp_path, values)
     assert result.returncode == 0, result.stdout + result.stderr
     text = (tmp_path / "render" / "render_forum" / "storage.yaml").read_text()
@@ -61,18 +61,15 @@ def test_render_mode_calls_no_s3_unless_the_bucket_setup_is_asked_for(ansible, t
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    values = {
-        "discourse_site_name": "render_forum",
-        "discourse_namespace": "render-forum",
-        "discourse_hostname": "forum.render.test",
-        "discourse_render_dir": str(tmp_path / "render"),
-        "discourse_storage_uploads_bucket": UPLOADS,
-        "discourse_storage_backups_bucket": BACKUPS,
-        "discourse_storage_endpoint": closed,
-        "discourse_storage_access_key_id": "AKIARENDER",
-        "discourse_storage_secret_access_key": "render-secret-never-sent",
-        "storage_connection_out": str(tmp_path / "connection.json"),
-    }
+    values = render_vars(
+        tmp_path,
+        SITE,
+        HOSTNAME,
+        discourse_storage_endpoint=closed,
+        discourse_storage_access_key_id="AKIARENDER",
+        discourse_storage_secret_access_key="render-secret-never-sent",
+        storage_connection_out=str(tmp_path / "connection.json"),
+    )
 
     rendered = converge(ansible, tmp_path, values)
 

@@ -22,6 +22,12 @@ from ansible_collections.forumops.discourse.plugins.module_utils import s3_bucke
 from ansible_collections.forumops.discourse.plugins.modules import s3_buckets
 from tests.fixtures.ansible import flat_output, play_recap, run_module_main
 from tests.fixtures.s3 import S3Server, free_port
+from tests.fixtures.s3_rules import (
+    ASSETS_RULE,
+    BACKUP_DIRECT_UPLOAD_RULE,
+    DIRECT_UPLOAD_RULE,
+    public_uploads_policy,
+)
 
 pytestmark = pytest.mark.s3
 
@@ -30,34 +36,6 @@ UPLOADS = "forum-uploads"
 BACKUPS = "forum-backups"
 SECRET_KEY = "test-secret-key-do-not-print-7Qx"
 SECRET_NAME = "forum-one-s3-credentials"  # from the site name forum_one
-
-# Discourse's CORS rule sets (lib/s3_cors_rulesets.rb; DESIGN §5), as S3 returns them.
-ASSETS_RULE = {
-    "AllowedHeaders": ["Authorization"],
-    "AllowedMethods": ["GET", "HEAD"],
-    "AllowedOrigins": ["*"],
-    "MaxAgeSeconds": 3000,
-}
-DIRECT_UPLOAD_RULE = {
-    "AllowedHeaders": [
-        "Authorization",
-        "Content-Disposition",
-        "Content-Type",
-        "X-Amz-Acl",
-        "X-Amz-Meta-Sha1-Checksum",
-    ],
-    "AllowedMethods": ["GET", "HEAD", "PUT"],
-    "AllowedOrigins": ["*"],
-    "ExposeHeaders": ["ETag"],
-    "MaxAgeSeconds": 3000,
-}
-BACKUP_DIRECT_UPLOAD_RULE = {
-    "AllowedHeaders": ["*"],
-    "AllowedMethods": ["GET", "HEAD", "PUT"],
-    "AllowedOrigins": ["*"],
-    "ExposeHeaders": ["ETag"],
-    "MaxAgeSeconds": 3000,
-}
 
 
 def public_access_block(client, bucket):
@@ -75,25 +53,43 @@ def access_block(acls, policy):
     }
 
 
+def lifecycle_rule(rule_id, prefix, **action):
+    return {"ID": rule_id, "Filter": {"Prefix": prefix}, "Status": "Enabled", **action}
+
+
 def abort_rule(days):
+    return lifecycle_rule(
+        "forumops-abort-incomplete-multipart-uploads",
+        "",
+        AbortIncompleteMultipartUpload={"DaysAfterInitiation": days},
+    )
+
+
+EXPIRE_RULE = lifecycle_rule("forumops-expire-backups", "default/", Expiration={"Days": 30})
+
+
+def foreign_rule(days):
+    """A lifecycle rule of someone else's (CloudNativePG's WAL archive) on the backups bucket."""
+    return lifecycle_rule("cnpg-wal", "cnpg/", Expiration={"Days": days})
+
+
+def render_vars(tmp_path, site="forum_one", hostname="forum.example.test", **overrides):
+    """A site with the two buckets whose manifests go to tmp_path/render."""
     return {
-        "ID": "forumops-abort-incomplete-multipart-uploads",
-        "Filter": {"Prefix": ""},
-        "Status": "Enabled",
-        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": days},
+        "discourse_site_name": site,
+        "discourse_namespace": site.replace("_", "-"),
+        "discourse_hostname": hostname,
+        "discourse_render_dir": str(tmp_path / "render"),
+        "discourse_storage_uploads_bucket": UPLOADS,
+        "discourse_storage_backups_bucket": BACKUPS,
+        **overrides,
     }
 
 
 def site_vars(s3_server, tmp_path, **overrides):
     values = {
-        "discourse_site_name": "forum_one",
-        "discourse_namespace": "forum-one",
-        "discourse_hostname": "forum.example.test",
-        "discourse_render_dir": str(tmp_path / "render"),
         # The bucket setup in render mode is a step asked for by name.
         "discourse_storage_render_bucket_setup": True,
-        "discourse_storage_uploads_bucket": UPLOADS,
-        "discourse_storage_backups_bucket": BACKUPS,
         "discourse_storage_endpoint": s3_server.endpoint,
         "discourse_storage_path_style": True,
         "discourse_storage_access_key_id": s3_server.access_key_id,
@@ -102,8 +98,7 @@ def site_vars(s3_server, tmp_path, **overrides):
         "discourse_storage_public_access_block": True,
         "storage_connection_out": str(tmp_path / "connection.json"),
     }
-    values.update(overrides)
-    return values
+    return render_vars(tmp_path, **{**values, **overrides})
 
 
 def converge(ansible, tmp_path, values):
@@ -122,6 +117,16 @@ def converged(ansible, tmp_path, values):
     return result
 
 
+@pytest.fixture
+def converge_site(ansible, s3_server, tmp_path):
+    """converged() with site_vars(**overrides)."""
+
+    def run(**overrides):
+        return converged(ansible, tmp_path, site_vars(s3_server, tmp_path, **overrides))
+
+    return run
+
+
 def lifecycle(client, bucket):
     return client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
 
@@ -132,13 +137,13 @@ def error_code(call, **kwargs):
     return caught.value.response["Error"]["Code"]
 
 
-def test_external_mode_creates_both_buckets_with_discourses_rules(ansible, s3_server, tmp_path):
+def test_external_mode_creates_both_buckets_with_discourses_rules(converge_site, s3_server, tmp_path):
     # A CDN with its own access to the bucket: no public policy (the default one is tested below).
     cdn = {
         "discourse_storage_uploads_public_read": False,
         "discourse_storage_cdn_url": "https://cdn.forum.test",
     }
-    converged(ansible, tmp_path, site_vars(s3_server, tmp_path, **cdn))
+    converge_site(**cdn)
     client = s3_server.client()
 
     assert sorted(b["Name"] for b in client.list_buckets()["Buckets"]) == [BACKUPS, UPLOADS]
@@ -193,59 +198,28 @@ def test_second_run_changes_nothing(ansible, s3_server, tmp_path):
     assert recap(second)["changed"] == 0, second.stdout
 
 
-def test_public_read_and_backup_expiry_are_switched_on_and_off(ansible, s3_server, tmp_path):
+def test_public_read_and_backup_expiry_are_switched_on_and_off(converge_site, s3_server):
     client = s3_server.client()
-    converged(
-        ansible,
-        tmp_path,
-        site_vars(
-            s3_server,
-            tmp_path,
-            discourse_storage_uploads_public_read=True,
-            discourse_storage_backups_expire_days=30,
-            discourse_storage_abort_multipart_days=3,
-            discourse_storage_versioning=True,
-        ),
+    converge_site(
+        discourse_storage_uploads_public_read=True,
+        discourse_storage_backups_expire_days=30,
+        discourse_storage_abort_multipart_days=3,
+        discourse_storage_versioning=True,
     )
-    assert json.loads(client.get_bucket_policy(Bucket=UPLOADS)["Policy"]) == {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "DiscoursePublicUploads",
-                "Effect": "Allow",
-                "Principal": "*",
-                "Action": "s3:GetObject",
-                "Resource": [f"arn:aws:s3:::{UPLOADS}/uploads/*", f"arn:aws:s3:::{UPLOADS}/assets/*"],
-            }
-        ],
-    }
+    assert json.loads(client.get_bucket_policy(Bucket=UPLOADS)["Policy"]) == public_uploads_policy(UPLOADS)
     assert public_access_block(client, UPLOADS) == access_block(acls=False, policy=False)
     assert error_code(client.get_bucket_policy, Bucket=BACKUPS) == "NoSuchBucketPolicy"
     assert lifecycle(client, UPLOADS) == [abort_rule(3)]
-    assert lifecycle(client, BACKUPS) == [
-        abort_rule(3),
-        {
-            "ID": "forumops-expire-backups",
-            "Filter": {"Prefix": "default/"},
-            "Status": "Enabled",
-            "Expiration": {"Days": 30},
-        },
-    ]
+    assert lifecycle(client, BACKUPS) == [abort_rule(3), EXPIRE_RULE]
     assert client.get_bucket_versioning(Bucket=UPLOADS)["Status"] == "Enabled"
     assert client.get_bucket_versioning(Bucket=BACKUPS)["Status"] == "Enabled"
 
     # Switched off again (a CDN reads the bucket now): the policy goes, the expiry rule goes,
     # versioning is suspended.
-    converged(
-        ansible,
-        tmp_path,
-        site_vars(
-            s3_server,
-            tmp_path,
-            discourse_storage_abort_multipart_days=3,
-            discourse_storage_uploads_public_read=False,
-            discourse_storage_cdn_url="https://cdn.forum.test",
-        ),
+    converge_site(
+        discourse_storage_abort_multipart_days=3,
+        discourse_storage_uploads_public_read=False,
+        discourse_storage_cdn_url="https://cdn.forum.test",
     )
     assert error_code(client.get_bucket_policy, Bucket=UPLOADS) == "NoSuchBucketPolicy"
     assert public_access_block(client, UPLOADS)["BlockPublicPolicy"]
@@ -253,7 +227,9 @@ def test_public_read_and_backup_expiry_are_switched_on_and_off(ansible, s3_serve
     assert client.get_bucket_versioning(Bucket=UPLOADS)["Status"] == "Suspended"
 
 
-def test_uploads_work_without_object_acls_and_are_public_by_the_bucket_policy(ansible, s3_server, tmp_path):
+def test_uploads_work_without_object_acls_and_are_public_by_the_bucket_policy(
+    converge_site, s3_server, tmp_path
+):
     """Reported: uploads fail on a new AWS bucket. Discourse sends an ACL only while s3_use_acls is
     true (its default): `return if !SiteSetting.s3_use_acls` in FileStore::ObjectStorage::S3.acl_for
     (discourse/discourse lib/file_store/object_storage/s3.rb, cf57faae3b2ec8a87784fd2a4dcc3512d3386aba;
@@ -264,7 +240,7 @@ def test_uploads_work_without_object_acls_and_are_public_by_the_bucket_policy(an
     any bucket, so the refusal itself cannot be replayed here: the env must tell Discourse not to send
     one, and the uploads must be public without it."""
     client = s3_server.client()
-    converged(ansible, tmp_path, site_vars(s3_server, tmp_path))
+    converge_site()
     facts = json.loads((tmp_path / "connection.json").read_text())
     assert facts["env"]["DISCOURSE_S3_USE_ACLS"] == "false"
     assert "DISCOURSE_S3_USE_ACLS" not in facts["secret_env"]
@@ -272,15 +248,7 @@ def test_uploads_work_without_object_acls_and_are_public_by_the_bucket_policy(an
     client.put_object(Bucket=UPLOADS, Key="uploads/default/original/1X/a.png", Body=b"png")
     # ...and public by the policy the role left on the bucket, without an object ACL.
     statement = json.loads(client.get_bucket_policy(Bucket=UPLOADS)["Policy"])["Statement"]
-    assert statement == [
-        {
-            "Sid": "DiscoursePublicUploads",
-            "Effect": "Allow",
-            "Principal": "*",
-            "Action": "s3:GetObject",
-            "Resource": [f"arn:aws:s3:::{UPLOADS}/uploads/*", f"arn:aws:s3:::{UPLOADS}/assets/*"],
-        }
-    ]
+    assert statement == public_uploads_policy(UPLOADS)["Statement"]
     assert not public_access_block(client, UPLOADS)["BlockPublicPolicy"]
 
 
@@ -294,21 +262,16 @@ def test_no_public_read_and_no_cdn_is_refused_before_any_call(ansible, s3_server
     ) in " ".join(result.stdout.split())
 
 
-def test_rules_of_others_on_the_buckets_are_kept(ansible, s3_server, tmp_path):
+def test_rules_of_others_on_the_buckets_are_kept(converge_site, s3_server):
     client = s3_server.client()
     client.create_bucket(Bucket=BACKUPS)
-    cnpg_rule = {
-        "ID": "cnpg-wal",
-        "Filter": {"Prefix": "cnpg/"},
-        "Status": "Enabled",
-        "Expiration": {"Days": 90},
-    }
+    cnpg_rule = foreign_rule(90)
     client.put_bucket_lifecycle_configuration(Bucket=BACKUPS, LifecycleConfiguration={"Rules": [cnpg_rule]})
-    converged(ansible, tmp_path, site_vars(s3_server, tmp_path))
+    converge_site()
     assert lifecycle(client, BACKUPS) == [cnpg_rule, abort_rule(7)]
 
 
-def test_wrong_credentials_fail_naming_the_variables(ansible, s3_server, tmp_path):
+def test_wrong_credentials_fail_naming_the_variables(ansible, converge_site, s3_server, tmp_path):
     access_key_id, secret_access_key = s3_server.require_auth()
     # The server now checks signatures: an unknown key is refused...
     assert error_code(s3_server.client().list_buckets) == "InvalidAccessKeyId"
@@ -321,15 +284,8 @@ def test_wrong_credentials_fail_naming_the_variables(ansible, s3_server, tmp_pat
     assert SECRET_KEY not in output
 
     # ...and the user's own key is accepted, so the failure above was the credentials.
-    converged(
-        ansible,
-        tmp_path,
-        site_vars(
-            s3_server,
-            tmp_path,
-            discourse_storage_access_key_id=access_key_id,
-            discourse_storage_secret_access_key=secret_access_key,
-        ),
+    converge_site(
+        discourse_storage_access_key_id=access_key_id, discourse_storage_secret_access_key=secret_access_key
     )
     client = s3_server.client(access_key_id, secret_access_key)
     assert sorted(b["Name"] for b in client.list_buckets()["Buckets"]) == [BACKUPS, UPLOADS]
@@ -451,12 +407,6 @@ BACKUPS_ENTRY = {
         {"id": "forumops-expire-backups", "prefix": "default/", "expiration_days": 30},
     ],
 }
-EXPIRE_RULE = {
-    "ID": "forumops-expire-backups",
-    "Filter": {"Prefix": "default/"},
-    "Status": "Enabled",
-    "Expiration": {"Days": 30},
-}
 
 
 def test_module_check_mode_reports_a_new_bucket_and_creates_nothing(module, s3_server):
@@ -521,12 +471,7 @@ def test_module_check_mode_on_an_existing_bucket_changes_nothing(module, s3_serv
     assert "Status" not in client.get_bucket_versioning(Bucket=BACKUPS)
 
     # Without check mode the same entry does exactly that, and a foreign rule survives it.
-    cnpg_rule = {
-        "ID": "cnpg-wal",
-        "Filter": {"Prefix": "cnpg/"},
-        "Status": "Enabled",
-        "Expiration": {"Days": 9},
-    }
+    cnpg_rule = foreign_rule(9)
     client.put_bucket_lifecycle_configuration(
         Bucket=BACKUPS, LifecycleConfiguration={"Rules": [cnpg_rule, abort_rule(7), EXPIRE_RULE]}
     )
@@ -557,8 +502,8 @@ def test_module_unreachable_endpoint_is_flagged(capsys):
     assert result["msg"] == f'Could not connect to the endpoint URL: "{endpoint}/{BACKUPS}"'
 
 
-def test_role_check_mode_changes_no_bucket(ansible, s3_server, tmp_path):
-    converged(ansible, tmp_path, site_vars(s3_server, tmp_path, discourse_storage_backups_expire_days=30))
+def test_role_check_mode_changes_no_bucket(ansible, converge_site, s3_server, tmp_path):
+    converge_site(discourse_storage_backups_expire_days=30)
     path = tmp_path / "vars.json"
     path.write_text(json.dumps(site_vars(s3_server, tmp_path, discourse_storage_abort_multipart_days=3)))
     result = ansible("ansible-playbook", PLAYBOOK, "-e", f"@{path}", "--check")

@@ -170,6 +170,17 @@ def job_name(site, phase, image):
     return f"{name_of(site)}-migrate-{phase}-{hashlib.sha256(image.encode()).hexdigest()[:10]}"
 
 
+def assert_downgrade_refused(result, site, *unknown_versions):
+    """The preflight refused ``site``'s upgrade, naming the applied migrations the image does not
+    ship, before any change."""
+    assert result.returncode != 0
+    assert (
+        f"the database is ahead of the image: {len(unknown_versions)} applied migration(s) the image does "
+        f"not ship ({', '.join(unknown_versions)}); refusing a downgrade"
+    ) in flat_output(result), result.stdout
+    assert recaps(result)[site] == {"changed": 0, "failed": 1}
+
+
 @pytest.mark.rehearsal
 def test_upgrade_a_to_b_runs_in_order_records_history_and_refuses_downgrade_and_late_rollback(
     rehearsal_namespace,
@@ -226,12 +237,7 @@ def test_upgrade_a_to_b_runs_in_order_records_history_and_refuses_downgrade_and_
     # preflight, before any Backup, Job or rollout.
     backups_before = kubectl_json("get", "backups.postgresql.cnpg.io", "-n", ns)["items"]
     down = upgrade(ns, MANIFEST_A, limit="up_a")
-    assert down.returncode != 0
-    assert (
-        "the database is ahead of the image: 2 applied migration(s) the image does not ship "
-        "(20260201000001, 20260201000002); refusing a downgrade"
-    ) in flat_output(down), down.stdout
-    assert recaps(down)["up_a"] == {"changed": 0, "failed": 1}
+    assert_downgrade_refused(down, "up_a", "20260201000001", "20260201000002")
     assert kubectl_json("get", "backups.postgresql.cnpg.io", "-n", ns)["items"] == backups_before
     assert deployed_image(ns, "up_a") == IMAGE_B
     assert history(ns, "up_a") == data
@@ -357,12 +363,7 @@ def test_external_database_is_read_directly_and_a_database_ahead_stops_before_an
     }
 
     ahead = upgrade(ns, MANIFEST_B, limit="up_c", **external)
-    assert ahead.returncode != 0
-    assert (
-        "the database is ahead of the image: 1 applied migration(s) the image does not ship "
-        "(20260115000000); refusing a downgrade"
-    ) in flat_output(ahead), ahead.stdout
-    assert recaps(ahead)["up_c"] == {"changed": 0, "failed": 1}
+    assert_downgrade_refused(ahead, "up_c", "20260115000000")
     assert (
         kubectl_json("get", "deployments,jobs,configmaps", "-n", ns, "-l", "app.kubernetes.io/instance=up_c")[
             "items"

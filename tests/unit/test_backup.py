@@ -10,6 +10,7 @@ import pytest
 
 from ansible_collections.forumops.discourse.plugins.module_utils import backup
 from ansible_collections.forumops.discourse.plugins.module_utils.migrations import ImageMigrations
+from tests.fixtures.discourse_archives import PG_DUMP_SELECTION
 
 UTC = timezone.utc  # noqa: UP017 - the module under test avoids datetime.UTC too
 
@@ -134,12 +135,7 @@ def test_pg_dump_and_psql_commands_match_discourse_flags_without_passwords():
     # pg_dump_command: -T public.pg_* and the data of the nested hot-score caches are left out.
     assert dump == [
         "pg_dump",
-        "--schema=public",
-        "--exclude-table=public.pg_*",
-        "--exclude-table-data=public.nested_hot_post_scores",
-        "--exclude-table-data=public.nested_hot_score_snapshots",
-        "--no-owner",
-        "--no-privileges",
+        *PG_DUMP_SELECTION,
         "--format=plain",
         "--host=db.ns.svc",
         "--port=5432",
@@ -235,67 +231,67 @@ def filtered(dump, size):
     return out + sql_filter.flush(), sql_filter
 
 
-def test_sql_header_filter_drops_schema_statements_only_before_the_first_copy():
-    dump = (
-        b"SET client_encoding = 'UTF8';\n"
-        b"CREATE SCHEMA public;\n"
-        b"COMMENT ON SCHEMA public IS 'standard public schema';\n"
-        b"SET default_table_access_method = heap;\n"
-        b"CREATE TABLE public.t (x text);\n"
-        b"COPY public.t (x) FROM stdin;\n"
-        b"CREATE SCHEMA looks like SQL but is data\n"
-        b"\\.\n"
-    )
-    for size in (1, 7, 64, len(dump)):
-        out, sql_filter = filtered(dump, size)
-        assert out == (
+@pytest.mark.parametrize(
+    ("dump", "kept", "dropped"),
+    [
+        pytest.param(
+            b"SET client_encoding = 'UTF8';\n"
+            b"CREATE SCHEMA public;\n"
+            b"COMMENT ON SCHEMA public IS 'standard public schema';\n"
+            b"SET default_table_access_method = heap;\n"
+            b"CREATE TABLE public.t (x text);\n"
+            b"COPY public.t (x) FROM stdin;\n"
+            b"CREATE SCHEMA looks like SQL but is data\n"
+            b"\\.\n",
             b"SET client_encoding = 'UTF8';\n"
             b"CREATE TABLE public.t (x text);\n"
             b"COPY public.t (x) FROM stdin;\n"
             b"CREATE SCHEMA looks like SQL but is data\n"
+            b"\\.\n",
+            [
+                "CREATE SCHEMA public;",
+                "COMMENT ON SCHEMA public IS 'standard public schema';",
+                "SET default_table_access_method = heap;",
+            ],
+            id="schema-statements-only-before-the-first-copy",
+        ),
+        # pg_dump 18's frame: \restrict <key> first, SET transaction_timeout (PostgreSQL 17+) among the
+        # SETs, COMMENT ON EXTENSION (owner only) after CREATE EXTENSION, \unrestrict <key> last. A COPY
+        # row cannot begin with \unrestrict: COPY doubles backslashes.
+        pytest.param(
+            b"\\restrict Ab12\n"
+            b"SET statement_timeout = 0;\n"
+            b"SET transaction_timeout = 0;\n"
+            b"CREATE EXTENSION IF NOT EXISTS hstore WITH SCHEMA public;\n"
+            b"COMMENT ON EXTENSION hstore IS 'data type for storing sets of (key, value) pairs';\n"
+            b"CREATE TABLE public.t (x text);\n"
+            b"COPY public.t (x) FROM stdin;\n"
+            b"\\\\unrestrict in the data\n"
             b"\\.\n"
-        ), size
-        assert sql_filter.dropped == [
-            "CREATE SCHEMA public;",
-            "COMMENT ON SCHEMA public IS 'standard public schema';",
-            "SET default_table_access_method = heap;",
-        ]
-
-
-def test_sql_filter_drops_what_a_newer_pg_dump_writes_and_an_older_server_refuses():
-    """pg_dump 18's frame: \\restrict <key> first, SET transaction_timeout (PostgreSQL 17+) among the
-    SETs, COMMENT ON EXTENSION (owner only) after CREATE EXTENSION, \\unrestrict <key> last. A COPY
-    row cannot begin with \\unrestrict: COPY doubles backslashes."""
-    dump = (
-        b"\\restrict Ab12\n"
-        b"SET statement_timeout = 0;\n"
-        b"SET transaction_timeout = 0;\n"
-        b"CREATE EXTENSION IF NOT EXISTS hstore WITH SCHEMA public;\n"
-        b"COMMENT ON EXTENSION hstore IS 'data type for storing sets of (key, value) pairs';\n"
-        b"CREATE TABLE public.t (x text);\n"
-        b"COPY public.t (x) FROM stdin;\n"
-        b"\\\\unrestrict in the data\n"
-        b"\\.\n"
-        b"CREATE INDEX t_x ON public.t USING btree (x);\n"
-        b"\\unrestrict Ab12\n"
-    )
-    for size in (1, 9, 64, len(dump)):
-        out, sql_filter = filtered(dump, size)
-        assert out == (
+            b"CREATE INDEX t_x ON public.t USING btree (x);\n"
+            b"\\unrestrict Ab12\n",
             b"SET statement_timeout = 0;\n"
             b"CREATE EXTENSION IF NOT EXISTS hstore WITH SCHEMA public;\n"
             b"CREATE TABLE public.t (x text);\n"
             b"COPY public.t (x) FROM stdin;\n"
             b"\\\\unrestrict in the data\n"
             b"\\.\n"
-            b"CREATE INDEX t_x ON public.t USING btree (x);\n"
-        ), size
-        assert sql_filter.dropped == [
-            "\\restrict Ab12",
-            "SET transaction_timeout = 0;",
-            "COMMENT ON EXTENSION hstore IS 'data type for storing sets of (key, value) pairs';",
-            "\\unrestrict Ab12",
-        ]
+            b"CREATE INDEX t_x ON public.t USING btree (x);\n",
+            [
+                "\\restrict Ab12",
+                "SET transaction_timeout = 0;",
+                "COMMENT ON EXTENSION hstore IS 'data type for storing sets of (key, value) pairs';",
+                "\\unrestrict Ab12",
+            ],
+            id="what-a-newer-pg-dump-writes-and-an-older-server-refuses",
+        ),
+    ],
+)
+def test_sql_header_filter_drops_what_the_restore_must_not_run(dump, kept, dropped):
+    for size in (1, 7, 9, 64, len(dump)):
+        out, sql_filter = filtered(dump, size)
+        assert out == kept, size
+        assert sql_filter.dropped == dropped, size
 
 
 @pytest.mark.parametrize(

@@ -90,51 +90,38 @@ def test_secret_keys_in_first_use_order_and_the_cnpg_password():
     }
 
 
+def external_secret(name, keys, **target):
+    """The ExternalSecret of Secret ``name`` from the "vault" SecretStore under the "acme/" prefix: one
+    data entry per key, and ``target`` added to its target."""
+    return {
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "ExternalSecret",
+        "metadata": {"name": name, "namespace": "forum-ns", "labels": LABELS},
+        "spec": {
+            "refreshInterval": "1h",
+            "secretStoreRef": {"kind": "SecretStore", "name": "vault"},
+            "target": {"name": name, "creationPolicy": "Owner", **target},
+            "data": [
+                {"secretKey": key, "remoteRef": {"key": f"acme/{name}", "property": key}} for key in keys
+            ],
+        },
+    }
+
+
 def test_an_external_secret_per_secret_and_basic_auth_for_the_cnpg_owner():
     keys = {"forum-pg": ["password"], "forum-smtp": ["user-name", "password"]}
     store = {"name": "vault", "kind": "SecretStore"}
     assert gitops.external_secrets(keys, "forum-ns", store, LABELS, "acme/", DATABASE) == [
-        {
-            "apiVersion": "external-secrets.io/v1",
-            "kind": "ExternalSecret",
-            "metadata": {"name": "forum-pg", "namespace": "forum-ns", "labels": LABELS},
-            "spec": {
-                "refreshInterval": "1h",
-                "secretStoreRef": {"kind": "SecretStore", "name": "vault"},
-                "target": {
-                    "name": "forum-pg",
-                    "creationPolicy": "Owner",
-                    "template": {
-                        "type": "kubernetes.io/basic-auth",
-                        "mergePolicy": "Merge",
-                        "data": {"username": "discourse"},
-                    },
-                },
-                "data": [
-                    {"secretKey": "password", "remoteRef": {"key": "acme/forum-pg", "property": "password"}}
-                ],
+        external_secret(
+            "forum-pg",
+            ["password"],
+            template={
+                "type": "kubernetes.io/basic-auth",
+                "mergePolicy": "Merge",
+                "data": {"username": "discourse"},
             },
-        },
-        {
-            "apiVersion": "external-secrets.io/v1",
-            "kind": "ExternalSecret",
-            "metadata": {"name": "forum-smtp", "namespace": "forum-ns", "labels": LABELS},
-            "spec": {
-                "refreshInterval": "1h",
-                "secretStoreRef": {"kind": "SecretStore", "name": "vault"},
-                "target": {"name": "forum-smtp", "creationPolicy": "Owner"},
-                "data": [
-                    {
-                        "secretKey": "user-name",
-                        "remoteRef": {"key": "acme/forum-smtp", "property": "user-name"},
-                    },
-                    {
-                        "secretKey": "password",
-                        "remoteRef": {"key": "acme/forum-smtp", "property": "password"},
-                    },
-                ],
-            },
-        },
+        ),
+        external_secret("forum-smtp", ["user-name", "password"]),
     ]
 
 

@@ -18,22 +18,28 @@ PLATFORMS = ["linux/amd64", "linux/arm64"]
 LABELS = {"org.b": "2", "org.a": "1"}
 
 
-def test_docker_buildx_command_pushes_and_records_metadata():
-    commands = image_build.build_commands(
-        "docker", "/b/context", "/b", REFS, LABELS, build_flags=("--pull",), push=True
-    )
-    assert commands == {
+def docker_buildx_pushing(*platform_flags):
+    """The commands of a docker build of REFS with LABELS and --pull that pushes: one buildx command,
+    whose metadata file gives the digest."""
+    return {
         "list": None,
         "builds": [[
             "docker", "buildx", "build", "--file", "/b/context/Dockerfile", "--iidfile", "/b/image-id",
             "--metadata-file", "/b/build-metadata.json", "--label", "org.a=1", "--label", "org.b=2",
-            "--tag", REFS[0], "--tag", REFS[1], "--pull", "--push", "/b/context",
+            "--tag", REFS[0], "--tag", REFS[1], *platform_flags, "--pull", "--push", "/b/context",
         ]],
         "tags": [],
         "push": [],
         "digest_files": ["/b/build-metadata.json"],
         "digest_key": "containerimage.digest",
     }  # fmt: skip
+
+
+def test_docker_buildx_command_pushes_and_records_metadata():
+    commands = image_build.build_commands(
+        "docker", "/b/context", "/b", REFS, LABELS, build_flags=("--pull",), push=True
+    )
+    assert commands == docker_buildx_pushing()
 
 
 def test_build_secrets_are_given_to_every_builder_by_id_and_file():
@@ -110,19 +116,7 @@ def test_docker_builds_every_platform_in_one_buildx_command_and_pushes_the_index
     commands = image_build.build_commands(
         "docker", "/b/context", "/b", REFS, LABELS, build_flags=("--pull",), push=True, platforms=PLATFORMS
     )
-    assert commands == {
-        "list": None,
-        "builds": [[
-            "docker", "buildx", "build", "--file", "/b/context/Dockerfile", "--iidfile", "/b/image-id",
-            "--metadata-file", "/b/build-metadata.json", "--label", "org.a=1", "--label", "org.b=2",
-            "--tag", REFS[0], "--tag", REFS[1], "--platform", "linux/amd64,linux/arm64", "--pull",
-            "--push", "/b/context",
-        ]],
-        "tags": [],
-        "push": [],
-        "digest_files": ["/b/build-metadata.json"],
-        "digest_key": "containerimage.digest",
-    }  # fmt: skip
+    assert commands == docker_buildx_pushing("--platform", "linux/amd64,linux/arm64")
 
 
 def test_docker_keeps_a_multi_platform_build_without_push_in_the_build_cache():
@@ -218,15 +212,21 @@ def test_platform_problems_accept_the_platforms_and_a_platform_flag_without_them
     ]
 
 
-def test_platforms_compare_as_containerd_normalises_them():
-    """containerd/platforms database.go normalizeArch (c32f64955de935360dea57a9b9f630d5202c9e34):
-    x86_64 is amd64 (variant v1 dropped), aarch64 is arm64 (variant 8, v8, v8.0 dropped)."""
-    assert image.normalize_platform("linux/arm64/v8") == "linux/arm64"
-    assert image.normalize_platform("linux/aarch64") == "linux/arm64"
-    assert image.normalize_platform("linux/x86_64") == "linux/amd64"
-    assert image.normalize_platform("linux/amd64/v1") == "linux/amd64"
-    assert image.normalize_platform("linux/amd64/v3") == "linux/amd64/v3"
-    assert image.normalize_platform("linux/arm/v7") == "linux/arm/v7"
+# containerd/platforms database.go normalizeArch (c32f64955de935360dea57a9b9f630d5202c9e34): x86_64 is
+# amd64 (variant v1 dropped), aarch64 is arm64 (variant 8, v8, v8.0 dropped). Platform: what it compares as.
+NORMALIZED_PLATFORMS = {
+    "linux/arm64/v8": "linux/arm64",
+    "linux/aarch64": "linux/arm64",
+    "linux/x86_64": "linux/amd64",
+    "linux/amd64/v1": "linux/amd64",
+    "linux/amd64/v3": "linux/amd64/v3",
+    "linux/arm/v7": "linux/arm/v7",
+}
+
+
+@pytest.mark.parametrize(("platform", "normalized"), NORMALIZED_PLATFORMS.items())
+def test_platforms_compare_as_containerd_normalises_them(platform, normalized):
+    assert image.normalize_platform(platform) == normalized
 
 
 def test_the_index_is_read_by_digest_from_the_registry():

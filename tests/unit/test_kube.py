@@ -52,24 +52,13 @@ def test_merged_kubeconfigs_keep_the_first_entry_of_a_name_and_the_first_current
 
 
 def test_a_token_context_resolves_to_server_and_token():
-    assert resolve(kubeconfig()) == {
+    config = resolve(kubeconfig())
+    # The context, server and token are set; every other setting is left as empty_config has it.
+    assert config == kc.empty_config("https://10.0.0.1:6443") | {"context": "dev", "token": "t0k3n"}
+    assert {key: value for key, value in config.items() if value not in (None, False)} == {
         "context": "dev",
         "server": "https://10.0.0.1:6443",
-        "ca_data": None,
-        "ca_file": None,
-        "insecure": False,
-        "tls_server_name": None,
-        "proxy_url": None,
-        "cert_data": None,
-        "cert_file": None,
-        "key_data": None,
-        "key_file": None,
         "token": "t0k3n",
-        "token_file": None,
-        "username": None,
-        "password": None,
-        "exec": None,
-        "impersonate": None,
     }
 
 
@@ -233,18 +222,17 @@ SECRET = {
 
 
 def test_secret_values_are_redacted_keys_kept_and_the_input_untouched():
-    assert kube.redact(SECRET) == {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {
+    assert kube.redact(SECRET) == dict(
+        SECRET,
+        metadata={
             "name": "smtp",
             "namespace": "forum",
             "resourceVersion": "7",
             "annotations": {"note": "kept"},
         },
-        "data": {"password": "<redacted>", "user": "<redacted>"},
-        "stringData": {"token": "<redacted>"},
-    }
+        data={"password": "<redacted>", "user": "<redacted>"},
+        stringData={"token": "<redacted>"},
+    )
     assert SECRET["data"]["password"] == "c2VjcmV0"
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from ansible_collections.forumops.discourse.plugins.module_utils import migrations
 from ansible_collections.forumops.discourse.plugins.module_utils.migrations import ImageMigrations
+from tests.fixtures import migration_results
 
 # Five migrations of one image: three pre-deploy, two post-deploy (versions interleave, as upstream's do).
 PRE = ["20250101000000", "20250102000000", "20250104000000"]
@@ -197,73 +198,62 @@ def test_plugin_migrations_are_pending_like_core_ones(tmp_path):
             "plugins/chat/db/post_migrate/20250103000000_drop_chat_column.rb",
         ],
     )
-    result = migrations.compare(["20250101000000"], migrations.scan_source(root))
-    assert result == {
-        "pending_pre": ["20250102000000"],
-        "pending_post": ["20250103000000"],
-        "unknown": [],
-        "db_version": "20250101000000",
-        "target_version": "20250103000000",
-        "downgrade": False,
-        "rollback_safe": True,
-        "summary": "upgrade: 1 pre-deploy and 1 post-deploy migration pending; database at 20250101000000, "
-        "image at 20250103000000; rollback to the previous image safe",
-    }
+    assert migrations.scan_source(root) == ImageMigrations(migration_results.PRE, migration_results.POST, [])
+    result = migrations.compare(migration_results.APPLIED, migrations.scan_source(root))
+    assert result == migration_results.ONE_PRE_AND_ONE_POST_PENDING
 
 
-def test_malformed_file_names_are_ignored_with_warnings(tmp_path):
-    root = write_tree(
-        tmp_path,
-        [
-            "db/migrate/20250101000000_create_posts.rb",
-            "db/migrate/2025010100000_thirteen_digits.rb",
-            "db/migrate/202501010000000_fifteen_digits.rb",
-            "db/migrate/20250101000001-dash.rb",
-            "db/migrate/20250101000002_CamelCase.rb",
-            "db/migrate/helper.rb",
-            "db/post_migrate/old/20250102000000drop.rb",
-            "plugins/chat/db/migrate/add_index.rb",
-            "db/migrate/20250101000003_notes.txt",
-        ],
-    )
-    assert migrations.scan_source(root) == ImageMigrations(
-        pre=["20250101000000"],
-        post=[],
-        warnings=[
-            f"{rel}: ignored, not a migration file name (<14-digit version>_<snake_case_name>.rb)"
-            for rel in [
-                # in the order of the sorted file names
+@pytest.mark.parametrize(
+    ("files", "warnings"),
+    [
+        pytest.param(
+            [
+                "db/migrate/20250101000000_create_posts.rb",
+                "db/migrate/2025010100000_thirteen_digits.rb",
                 "db/migrate/202501010000000_fifteen_digits.rb",
                 "db/migrate/20250101000001-dash.rb",
                 "db/migrate/20250101000002_CamelCase.rb",
-                "db/migrate/2025010100000_thirteen_digits.rb",
                 "db/migrate/helper.rb",
                 "db/post_migrate/old/20250102000000drop.rb",
                 "plugins/chat/db/migrate/add_index.rb",
-            ]
-        ],
-    )
-
-
-def test_a_version_used_twice_counts_once_with_a_warning(tmp_path):
-    root = write_tree(
-        tmp_path,
-        [
-            "db/migrate/20250101000000_create_posts.rb",
-            "db/post_migrate/20250101000000_drop_posts.rb",
-            "plugins/chat/db/migrate/20250101000000_create_chat.rb",
-        ],
-    )
-    assert migrations.scan_source(root) == ImageMigrations(
-        pre=["20250101000000"],
-        post=[],
-        warnings=[
-            "plugins/chat/db/migrate/20250101000000_create_chat.rb: version 20250101000000 is also used by "
-            "db/migrate/20250101000000_create_posts.rb; counted once (Rails refuses duplicate versions)",
-            "db/post_migrate/20250101000000_drop_posts.rb: version 20250101000000 is also used by "
-            "db/migrate/20250101000000_create_posts.rb; counted once (Rails refuses duplicate versions)",
-        ],
-    )
+                "db/migrate/20250101000003_notes.txt",
+            ],
+            [
+                f"{rel}: ignored, not a migration file name (<14-digit version>_<snake_case_name>.rb)"
+                for rel in [
+                    # in the order of the sorted file names
+                    "db/migrate/202501010000000_fifteen_digits.rb",
+                    "db/migrate/20250101000001-dash.rb",
+                    "db/migrate/20250101000002_CamelCase.rb",
+                    "db/migrate/2025010100000_thirteen_digits.rb",
+                    "db/migrate/helper.rb",
+                    "db/post_migrate/old/20250102000000drop.rb",
+                    "plugins/chat/db/migrate/add_index.rb",
+                ]
+            ],
+            id="malformed-file-names-are-ignored",
+        ),
+        pytest.param(
+            [
+                "db/migrate/20250101000000_create_posts.rb",
+                "db/post_migrate/20250101000000_drop_posts.rb",
+                "plugins/chat/db/migrate/20250101000000_create_chat.rb",
+            ],
+            [
+                f"{rel}: version 20250101000000 is also used by db/migrate/20250101000000_create_posts.rb; "
+                "counted once (Rails refuses duplicate versions)"
+                for rel in [
+                    "plugins/chat/db/migrate/20250101000000_create_chat.rb",
+                    "db/post_migrate/20250101000000_drop_posts.rb",
+                ]
+            ],
+            id="a-version-used-twice-counts-once",
+        ),
+    ],
+)
+def test_files_that_are_not_one_more_migration_are_named_in_warnings(tmp_path, files, warnings):
+    root = write_tree(tmp_path, files)
+    assert migrations.scan_source(root) == ImageMigrations(pre=["20250101000000"], post=[], warnings=warnings)
 
 
 def test_subfolders_of_db_migrate_are_not_scanned(tmp_path):

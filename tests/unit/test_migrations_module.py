@@ -4,9 +4,10 @@ import pytest
 from ansible.module_utils.common import warnings as ansible_warnings
 
 from ansible_collections.forumops.discourse.plugins.modules import migration_check
+from tests.fixtures import migration_results
 from tests.fixtures.ansible import run_module_main
 
-MANIFEST = {"migrations": {"pre": ["20250101000000", "20250102000000"], "post": ["20250103000000"]}}
+MANIFEST = {"migrations": {"pre": migration_results.PRE, "post": migration_results.POST}}
 
 
 @pytest.fixture(autouse=True)
@@ -20,18 +21,10 @@ def run_module(args, capsys, check_mode=False):
 
 
 def test_applied_versions_against_a_manifest(capsys):
-    result = run_module({"applied_versions": ["20250101000000"], "manifest": MANIFEST}, capsys)
+    result = run_module({"applied_versions": migration_results.APPLIED, "manifest": MANIFEST}, capsys)
     assert {key: value for key, value in result.items() if key not in ("invocation", "warnings")} == {
         "changed": False,
-        "pending_pre": ["20250102000000"],
-        "pending_post": ["20250103000000"],
-        "unknown": [],
-        "db_version": "20250101000000",
-        "target_version": "20250103000000",
-        "downgrade": False,
-        "rollback_safe": True,
-        "summary": "upgrade: 1 pre-deploy and 1 post-deploy migration pending; database at 20250101000000, "
-        "image at 20250103000000; rollback to the previous image safe",
+        **migration_results.ONE_PRE_AND_ONE_POST_PENDING,
         "migration_warnings": [],
     }
 

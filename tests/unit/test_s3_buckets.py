@@ -7,6 +7,7 @@ import json
 import pytest
 
 from ansible_collections.forumops.discourse.plugins.module_utils import s3_buckets as logic
+from tests.fixtures.s3_rules import ASSETS_RULE as ASSETS_S3
 
 ASSETS = {
     "allowed_headers": ["Authorization"],
@@ -15,44 +16,36 @@ ASSETS = {
     "expose_headers": [],
     "max_age_seconds": 3000,
 }
-ASSETS_S3 = {
-    "AllowedHeaders": ["Authorization"],
-    "AllowedMethods": ["GET", "HEAD"],
-    "AllowedOrigins": ["*"],
-    "MaxAgeSeconds": 3000,
-}
-ABORT = {
-    "id": "forumops-abort",
-    "prefix": "",
-    "status": "enabled",
-    "abort_incomplete_multipart_upload_days": 7,
-    "expiration_days": None,
-}
+
+
+def lifecycle(rule_id, **settings):
+    """A lifecycle rule as AnsibleModule hands it over: every option present, unset ones at their default."""
+    return {
+        "id": rule_id,
+        "prefix": "",
+        "status": "enabled",
+        "abort_incomplete_multipart_upload_days": None,
+        "expiration_days": None,
+        **settings,
+    }
+
+
+ABORT = lifecycle("forumops-abort", abort_incomplete_multipart_upload_days=7)
 ABORT_S3 = {
     "ID": "forumops-abort",
     "Filter": {"Prefix": ""},
     "Status": "Enabled",
     "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
 }
-EXPIRE = {
-    "id": "forumops-expire",
-    "prefix": "default/",
-    "status": "enabled",
-    "abort_incomplete_multipart_upload_days": None,
-    "expiration_days": 30,
-}
+EXPIRE = lifecycle("forumops-expire", prefix="default/", expiration_days=30)
 EXPIRE_S3 = {
     "ID": "forumops-expire",
     "Filter": {"Prefix": "default/"},
     "Status": "Enabled",
     "Expiration": {"Days": 30},
 }
-FOREIGN_S3 = {
-    "ID": "cnpg-wal",
-    "Filter": {"Prefix": "cnpg/"},
-    "Status": "Enabled",
-    "Expiration": {"Days": 90},
-}
+# A rule of the same kind that another tool (CloudNativePG's WAL archive) owns.
+FOREIGN_S3 = dict(EXPIRE_S3, ID="cnpg-wal", Filter={"Prefix": "cnpg/"}, Expiration={"Days": 90})
 PRIVATE = {
     "block_public_acls": True,
     "ignore_public_acls": True,
@@ -214,18 +207,8 @@ def test_lifecycle_rules_in_s3_shape():
 @pytest.mark.parametrize(
     "spelling",
     [
-        {
-            "ID": "forumops-abort",
-            "Prefix": "",
-            "Status": "Enabled",
-            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
-        },
-        {
-            "ID": "forumops-abort",
-            "Filter": {},
-            "Status": "Enabled",
-            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
-        },
+        {key: value for key, value in ABORT_S3.items() if key != "Filter"} | {"Prefix": ""},
+        dict(ABORT_S3, Filter={}),
         dict(ABORT_S3, Transitions=None),
     ],
     ids=["legacy-prefix", "empty-filter", "null-key"],

@@ -9,19 +9,9 @@ from ansible_collections.forumops.discourse.plugins.module_utils.s3_policy impor
     parse_policy,
     plan,
 )
+from tests.fixtures.s3_rules import public_uploads_policy
 
-PUBLIC = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Sid": "DiscoursePublicUploads",
-            "Effect": "Allow",
-            "Principal": "*",
-            "Action": "s3:GetObject",
-            "Resource": ["arn:aws:s3:::up/uploads/*", "arn:aws:s3:::up/assets/*"],
-        }
-    ],
-}
+PUBLIC = public_uploads_policy("up")
 
 
 @pytest.mark.parametrize("empty", [None, "", "null", " null ", {}])

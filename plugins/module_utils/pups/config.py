@@ -408,12 +408,27 @@ def exec_commands(body, params):
 
 
 def _substitute_command(kind, body, params):
-    if kind == "exec":
-        if isinstance(body, str):
+    if kind == "merge":
+        if isinstance(body, dict):
+            raise PupsError("undefined method `from_hash' for Pups::MergeCommand (merge needs a string)")
+        if not isinstance(body, str):
+            return body
+        filename, target = parse_merge_command(body)
+        if not isinstance(params.get(target), dict):
+            raise PupsError(f"merge: param {target!r} is not a hash to merge into {filename}")
+        return "{} ${}".format(interpolate_params(filename, params) or "", target)
+    if kind not in ("exec", "file", "replace"):
+        raise PupsError(f"Invalid run command {kind}")
+    if isinstance(body, str):
+        if kind == "exec":
             return interpolate_params(body, params)
-        if not isinstance(body, dict):
-            return body  # Command.run ignores anything but a String or a Hash
-        out = dict(body)
+        raise PupsError(
+            f"undefined method `from_str' for Pups::{kind.capitalize()}Command ({kind} needs a hash)"
+        )
+    if not isinstance(body, dict):
+        return body  # Command.run ignores anything but a String or a Hash
+    out = dict(body)
+    if kind == "exec":
         if ruby_truthy(body.get("cd")):
             out["cd"] = interpolate_params(body["cd"], params)
         cmd = body.get("cmd")
@@ -425,25 +440,13 @@ def _substitute_command(kind, body, params):
             ]
         if ruby_truthy(body.get("stdin")):
             out["stdin"] = interpolate_params(body["stdin"], params)
-        return out
-    if kind == "file":
-        if isinstance(body, str):
-            raise PupsError("undefined method `from_str' for Pups::FileCommand (file needs a hash)")
-        if not isinstance(body, dict):
-            return body
-        out = dict(body)
+    elif kind == "file":
         if not isinstance(body.get("path"), str):
             raise PupsError("file `path` must be a string, got {}".format(_ruby_class(body.get("path"))))
         out["path"] = interpolate_params(body["path"], params)
         if ruby_truthy(body.get("contents")):
             out["contents"] = interpolate_params(body["contents"], params)
-        return out
-    if kind == "replace":
-        if isinstance(body, str):
-            raise PupsError("undefined method `from_str' for Pups::ReplaceCommand (replace needs a hash)")
-        if not isinstance(body, dict):
-            return body
-        out = dict(body)
+    else:
         from_ = guess_replace_type(body.get("from"))
         if not isinstance(from_, (str, re.Pattern)):
             raise PupsError(f"wrong argument type {_ruby_class(from_)} (expected Regexp) in replace `from`")
@@ -463,17 +466,7 @@ def _substitute_command(kind, body, params):
             raise PupsError(f"undefined method `to_sym' for {direction!r} (replace `direction`)")
         if isinstance(to, str):
             out["to"] = interpolate_params(to, params)
-        return out
-    if kind == "merge":
-        if isinstance(body, dict):
-            raise PupsError("undefined method `from_hash' for Pups::MergeCommand (merge needs a string)")
-        if not isinstance(body, str):
-            return body
-        filename, target = parse_merge_command(body)
-        if not isinstance(params.get(target), dict):
-            raise PupsError(f"merge: param {target!r} is not a hash to merge into {filename}")
-        return "{} ${}".format(interpolate_params(filename, params) or "", target)
-    raise PupsError(f"Invalid run command {kind}")
+    return out
 
 
 def _nil_cmd():
