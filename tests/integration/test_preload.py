@@ -1,0 +1,90 @@
+"""The forumops.discourse.preload callback: each plugin is imported once per run, not once per task.
+
+Ansible forks a worker per task (ansible-core 2.19 lib/ansible/plugins/strategy/__init__.py
+`_queue_task` starts a WorkerProcess), and its plugin loader keeps loaded plugin modules in
+process-wide caches (lib/ansible/plugins/loader.py: MODULE_CACHE, `_load_module_source` checks
+sys.modules), so what the controller loaded before the fork is already loaded in the worker; and a
+collection filter lookup walks every file of the collection's filter package
+(`Jinja2Loader.get_with_context`, pkgutil.iter_modules). A probe action plugin, run in its task's
+worker, lists what the worker finds loaded.
+"""
+
+from __future__ import annotations
+
+import json
+
+from tests.fixtures.ansible import ansible_env, run_tool
+
+PROBE = """\
+import sys
+
+from ansible.plugins.action import ActionBase
+
+
+class ActionModule(ActionBase):
+    def run(self, tmp=None, task_vars=None):
+        boto3 = sys.modules.get("boto3")
+        return {
+            "modules": sorted(m for m in sys.modules if m.startswith("ansible_collections.forumops")),
+            "boto3_session": bool(boto3 and boto3.DEFAULT_SESSION),
+        }
+"""
+PLAYBOOK = """\
+- name: What a worker finds loaded when its task starts
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: List the modules loaded in this worker
+      probe: {}
+      register: probe
+    - name: Write them down
+      ansible.builtin.copy:
+        content: "{{ probe | to_json }}"
+        dest: "{{ playbook_dir }}/probe.json"
+        mode: "0600"
+"""
+PREFIX = "ansible_collections.forumops.discourse.plugins."
+# What the site's tasks use: every action plugin, the filters (all in one lookup), and what they import.
+EXPECTED = {
+    "action.k8s_apply",
+    "action.s3_buckets",
+    "action.validate_inputs",
+    "filter.names",
+    "filter.app_env",
+    "module_utils.cross_field",
+    "module_utils.s3_buckets_io",
+}
+
+
+def worker_modules(tmp_path, callbacks):
+    """The collection's modules a task's worker finds loaded, and whether boto3's session exists."""
+    (tmp_path / "action_plugins").mkdir(exist_ok=True)
+    (tmp_path / "action_plugins" / "probe.py").write_text(PROBE, encoding="utf-8")
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(PLAYBOOK, encoding="utf-8")
+    env = ansible_env(ANSIBLE_CALLBACKS_ENABLED=callbacks)
+    result = run_tool("ansible-playbook", "-i", "localhost,", playbook, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    probe = json.loads((tmp_path / "probe.json").read_text(encoding="utf-8"))
+    loaded = {m.removeprefix(PREFIX) for m in probe["modules"] if m.startswith(PREFIX)}
+    return loaded, probe["boto3_session"]
+
+
+def test_a_worker_starts_with_the_collections_plugins_loaded(tmp_path):
+    # The repository's ansible.cfg enables it; ansible.posix.timer stands in for "no preload".
+    without, without_session = worker_modules(tmp_path, "ansible.posix.timer")
+    preloaded, session = worker_modules(tmp_path, "forumops.discourse.preload")
+
+    # Without it each worker loads them again for its task.
+    assert (EXPECTED & without, without_session) == (set(), False)
+    # With it the controller loaded them once, before the first fork; boto3's default session (which
+    # holds the S3 model) is there too.
+    assert (EXPECTED - preloaded, session) == (set(), True)
+
+
+def test_the_repository_configuration_enables_it():
+    result = run_tool("ansible-config", "dump", "--only-changed")
+    assert result.returncode == 0, result.stderr
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("CALLBACKS_ENABLED")]
+    assert "forumops.discourse.preload" in line
