@@ -93,6 +93,10 @@ def readiness(obj, condition=None):
 
 
 PROGRESS_EVERY = 10.0
+# The first poll comes after FIRST_POLL seconds, each next one after twice the last, up to the
+# task's interval: most waits of a converge (a Job, a rollout of a patched Deployment) end within a
+# second or two, and a fixed one-second step added up to seconds on a first converge (issue 19).
+FIRST_POLL = 0.25
 
 
 def wait_for_objects(
@@ -107,6 +111,7 @@ def wait_for_objects(
     told = None
     current = list(results)
     pending = list(range(len(objects)))
+    delay = FIRST_POLL
     while True:
         still = []
         for index in pending:
@@ -132,7 +137,8 @@ def wait_for_objects(
         if progress is not None and (told is None or now - told >= PROGRESS_EVERY):
             progress(f"waiting for the {verb} {waiting} ({now - started:.0f}s of {timeout}s)")
             told = now
-        sleep(float(interval))
+        sleep(min(delay, float(interval)))
+        delay *= 2
         pending = still
         if state != "absent":
             for index in pending:
