@@ -67,16 +67,16 @@ lint: ruff ansible-lint actionlint changelog-lint variables-reference sanity ## 
 unit: setup ## Unit tests (pure functions, no servers)
 	$(PYTEST) tests/unit
 
-# Two workers, each taking whole files (module fixtures such as a converged site stay in one worker):
-# the tests mostly wait on playbooks and the API server, so two run in about 11 minutes instead of 19.
 go-tools: setup ## Build (or reuse cached) the Go tools the tests run: promtool, kustomize, cosign, syft, registry, ...
 	$(BIN)/python -m tests.fixtures.go_tools
 
+# Two workers, each taking whole files (module fixtures such as a converged site stay in one worker):
+# the tests mostly wait on playbooks and the API server, so two run in about 11 minutes instead of 19.
 integration: setup go-tools rehearsal-up ## Integration tests against real servers and the rehearsal cluster
 	$(PYTEST) -n 2 --dist loadfile -m "not serial" tests/integration
 	$(PYTEST) -m serial tests/integration
 
-molecule: setup rehearsal-up ## Every molecule scenario against the rehearsal cluster
+molecule: setup rehearsal-up ## Every molecule scenario against the rehearsal cluster (site runs in test_site.py)
 	tools/molecule-all
 
 test-fast: ruff unit ## Quick loop: ruff and unit tests

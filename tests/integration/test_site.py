@@ -1,7 +1,8 @@
 """playbooks/site.yml on the example inventory, against the rehearsal cluster and its S3 stand-in.
 
 Each test converges the example customer into its own namespace (`-e discourse_namespace=...`;
-the bucket names derive from it), with the rehearsal's inventory overlay, as `make demo` does.
+the bucket names derive from it), with the rehearsal's inventory overlay, as `make demo` does; the
+first runs the molecule scenario `site`, the example's converge harness, instead.
 """
 
 import json
@@ -12,6 +13,7 @@ import pytest
 import yaml
 
 from tests.fixtures.ansible import play_recap, run_example
+from tests.fixtures.molecule import molecule
 from tests.fixtures.rehearsal import STATE_DIR, kubectl, kubectl_json, wait_for
 from tests.integration.test_app import SIDEKIQ_COMMAND
 
@@ -44,71 +46,84 @@ def s3_buckets():
     return {bucket["Name"] for bucket in client.list_buckets()["Buckets"]}
 
 
-def test_the_example_site_converges_summarises_and_then_changes_nothing(ansible, rehearsal_namespace):
-    ns = rehearsal_namespace
+def test_the_example_site_converges_summarises_and_then_changes_nothing(ansible, rehearsal_kubeconfig):
+    """The molecule scenario `site` is the example site's converge harness: its converge, idempotence
+    and verify steps run here, the output of each asserted; then a preview and `--tags app` on the
+    site it converged, and its destroy step."""
+    ns = "molecule-site"  # molecule/site/inventory.yml
+    try:
+        first = molecule("converge", "site")
 
-    first = converge(ansible, ns)
+        assert first.returncode == 0, first.stdout[-5000:] + first.stderr[-2000:]
+        lines = summary(first.stdout)
+        assert lines[:6] == [
+            f"site: {SITE} -> https://forum.example.test",
+            f"cluster: Kubernetes v1.36.3, namespace {ns}",
+            f"web example-forum-web: 2/2 ready, image {IMAGE}",
+            f"database: discourse-pg-rw.{ns}.svc:5432/discourse (cnpg)",
+            f"valkey: valkey.{ns}.svc:6379",
+            f"s3: https://objects.example.test, buckets {ns}-uploads and {ns}-backups",
+        ]
+        changed = lines[6].split(": ", 2)[2].split(", ")
+        assert lines[6].startswith(f"changed: {len(changed)} object(s): ")
+        for expected in ("Cluster/discourse-pg", "StatefulSet/valkey", "Deployment/example-forum-web"):
+            assert expected in changed
+        # The tiers ran in order: storage's Secret, then the database, Valkey, the app.
+        order = [
+            changed.index(name) for name in ("Secret/example-forum-s3-credentials", "Cluster/discourse-pg")
+        ]
+        order += [changed.index(name) for name in ("StatefulSet/valkey", "Deployment/example-forum-web")]
+        assert order == sorted(order)
+        assert {f"{ns}-uploads", f"{ns}-backups"} <= s3_buckets()
+        # Progress lines name what they wait for.
+        assert f"[{SITE}] waiting for the readiness of Deployment {ns}/example-forum-web" in first.stdout
 
-    assert first.returncode == 0, first.stdout[-5000:] + first.stderr
-    lines = summary(first.stdout)
-    assert lines[:6] == [
-        f"site: {SITE} -> https://forum.example.test",
-        f"cluster: Kubernetes v1.36.3, namespace {ns}",
-        f"web example-forum-web: 2/2 ready, image {IMAGE}",
-        f"database: discourse-pg-rw.{ns}.svc:5432/discourse (cnpg)",
-        f"valkey: valkey.{ns}.svc:6379",
-        f"s3: https://objects.example.test, buckets {ns}-uploads and {ns}-backups",
-    ]
-    changed = lines[6].split(": ", 2)[2].split(", ")
-    assert lines[6].startswith(f"changed: {len(changed)} object(s): ")
-    for expected in ("Cluster/discourse-pg", "StatefulSet/valkey", "Deployment/example-forum-web"):
-        assert expected in changed
-    # The tiers ran in order: storage's Secret, then the database, Valkey, the app.
-    order = [changed.index(name) for name in ("Secret/example-forum-s3-credentials", "Cluster/discourse-pg")]
-    order += [changed.index(name) for name in ("StatefulSet/valkey", "Deployment/example-forum-web")]
-    assert order == sorted(order)
-    assert {f"{ns}-uploads", f"{ns}-backups"} <= s3_buckets()
-    # Progress lines name what they wait for.
-    assert f"[{SITE}] waiting for the readiness of Deployment {ns}/example-forum-web" in first.stdout
+        # Molecule's idempotence step fails on any changed task.
+        second = molecule("idempotence", "site")
 
-    second = converge(ansible, ns)
+        assert second.returncode == 0, second.stdout[-5000:] + second.stderr[-2000:]
+        assert play_recap(second.stdout, SITE)["changed"] == 0
+        assert summary(second.stdout)[-1] == "changed: no Kubernetes object"
 
-    assert second.returncode == 0, second.stdout[-5000:]
-    assert play_recap(second, SITE)["changed"] == 0
-    assert summary(second.stdout)[-1] == "changed: no Kubernetes object"
+        verified = molecule("verify", "site")
 
-    # --check --diff previews a change and makes none.
-    preview = converge(
-        ansible, ns, "--check", "--diff", "-e", '{"discourse_site_settings": {"title": "Renamed"}}'
-    )
+        assert verified.returncode == 0, verified.stdout[-5000:] + verified.stderr[-2000:]
 
-    assert preview.returncode == 0, preview.stdout[-5000:]
-    assert "DISCOURSE_TITLE" in preview.stdout
-    # The checksum annotation would roll the web pods.
-    assert summary(preview.stdout)[-1] == (
-        "changed: 2 object(s): ConfigMap/example-forum-env, Deployment/example-forum-web"
-    )
-    env = kubectl_json("get", "configmap", "example-forum-env", "-n", ns)["data"]
-    assert env["DISCOURSE_TITLE"] == "Example Forum"
-
-    # --tags app converges the app alone, with the other tiers' published connections.
-    app_only = converge(ansible, ns, "--tags", "app", "-e", "discourse_app_web_replicas=3")
-
-    assert app_only.returncode == 0, app_only.stdout[-5000:]
-    other_tiers = [
-        name
-        for role, name in re.findall(
-            r"TASK \[forumops\.discourse\.(discourse_\w+) : ([^\]]*)\]", app_only.stdout
+        # --check --diff previews a change and makes none.
+        preview = converge(
+            ansible, ns, "--check", "--diff", "-e", '{"discourse_site_settings": {"title": "Renamed"}}'
         )
-        if role not in ("discourse_app", "discourse_site")
-    ]
-    # Only their argument checks (Ansible runs those whatever the tags) and their published facts;
-    # the site's checks and summary (discourse_site) are tagged always.
-    assert other_tiers
-    assert [n for n in other_tiers if not n.startswith(("Validating arguments", "Publish"))] == []
-    assert f"database: discourse-pg-rw.{ns}.svc:5432/discourse (cnpg)" in summary(app_only.stdout)
-    deployment = kubectl_json("get", "deployment", "example-forum-web", "-n", ns)
-    assert deployment["spec"]["replicas"] == 3
+
+        assert preview.returncode == 0, preview.stdout[-5000:]
+        assert "DISCOURSE_TITLE" in preview.stdout
+        # The checksum annotation would roll the web pods.
+        assert summary(preview.stdout)[-1] == (
+            "changed: 2 object(s): ConfigMap/example-forum-env, Deployment/example-forum-web"
+        )
+        env = kubectl_json("get", "configmap", "example-forum-env", "-n", ns)["data"]
+        assert env["DISCOURSE_TITLE"] == "Example Forum"
+
+        # --tags app converges the app alone, with the connections discourse_site published.
+        app_only = converge(ansible, ns, "--tags", "app", "-e", "discourse_app_web_replicas=3")
+
+        assert app_only.returncode == 0, app_only.stdout[-5000:]
+        other_tiers = [
+            name
+            for role, name in re.findall(
+                r"TASK \[forumops\.discourse\.(discourse_\w+) : ([^\]]*)\]", app_only.stdout
+            )
+            if role not in ("discourse_app", "discourse_site")
+        ]
+        # Only the connections discourse_site publishes from each tier's publish.yml (tagged always,
+        # like the site's checks and summary); no other task of another tier.
+        assert other_tiers
+        assert [n for n in other_tiers if not n.startswith("Publish")] == []
+        assert f"database: discourse-pg-rw.{ns}.svc:5432/discourse (cnpg)" in summary(app_only.stdout)
+        deployment = kubectl_json("get", "deployment", "example-forum-web", "-n", ns)
+        assert deployment["spec"]["replicas"] == 3
+    finally:
+        destroyed = molecule("destroy", "site")
+        assert destroyed.returncode == 0, destroyed.stdout[-3000:]
 
 
 def test_the_example_with_separated_sidekiq_runs_the_way_discourse_does(ansible, rehearsal_namespace):

@@ -9,14 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from rehearsal_cluster import bootstrap, build, cli, common, crds, pki, processes, versions
 
 from ansible_collections.forumops.discourse.plugins.module_utils import kubeconfig
 
 TOOL_DIR = Path(__file__).resolve().parents[2] / "tools" / "rehearsal"
-if str(TOOL_DIR) not in sys.path:
-    sys.path.insert(0, str(TOOL_DIR))
-
-from rehearsal_cluster import bootstrap, build, cli, common, crds, pki, processes, versions  # noqa: E402
 
 MODULES = ["bootstrap", "build", "cli", "common", "crds", "kube", "pki", "processes", "versions"]
 
