@@ -25,7 +25,9 @@ COLLECTION_DIR = os.path.join(os.path.dirname(__file__), "..", "..")
 ROLES_DIR = os.path.join(COLLECTION_DIR, "roles")
 PLAYBOOK_SPECS = os.path.join(COLLECTION_DIR, "playbooks", "vars", "argument_specs.yml")
 # A playbook's own cross-field check and what it reads besides its inputs: {name: internal}.
-PLAYBOOK_CHECKS = {"new_customer": (new_customer.errors, {"destination": "__new_customer_dest"})}
+PLAYBOOK_CHECKS = {
+    "new_customer": (new_customer.errors, {"destination": "__discourse_site_new_customer_dest"})
+}
 SPEC = {"roles": {"type": "list", "elements": "str", "default": []}, "playbook": {"type": "str"}}
 
 

@@ -15,6 +15,7 @@ from ansible_collections.forumops.discourse.plugins.module_utils import (
     backup_runner,
     image,
     image_build,
+    image_lock,
     pups,
     site_settings,
 )
@@ -197,6 +198,13 @@ def image_backup_runner(spec, files, platforms=None):
     return _guard(backup_runner.runner_plan, spec or {}, dict(files or {}), platforms=list(platforms or []))
 
 
+def image_lock_inputs(lock, path):
+    try:
+        return image_lock.lock_inputs(lock, path)
+    except image_lock.LockError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
 def image_reference(section):
     return image.pinned_reference(section)
 
@@ -223,4 +231,5 @@ class FilterModule:
             "image_plugins": image_plugins,
             "image_backup_runner": image_backup_runner,
             "image_reference": image_reference,
+            "image_lock_inputs": image_lock_inputs,
         }
