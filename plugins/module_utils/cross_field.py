@@ -13,14 +13,17 @@ from __future__ import annotations
 import json
 import re
 
+from ansible_collections.forumops.discourse.plugins.module_utils.cross_field_image import image_errors
 from ansible_collections.forumops.discourse.plugins.module_utils.metrics import (
     PROMETHEUS_PLUGIN,
     prometheus_plugin,
 )
 from ansible_collections.forumops.discourse.plugins.module_utils.supply_chain import verify_problems
 
-# Kubernetes names: a namespace is a DNS label, most objects a DNS subdomain.
-NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# Kubernetes names: a namespace is a DNS label, most objects a DNS subdomain; a CloudNativePG Cluster
+# a DNS label of at most 50 characters starting with a letter.
+DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+CNPG_CLUSTER_RE = re.compile(r"^[a-z]([-a-z0-9]{0,48}[a-z0-9])?$")
 SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 LABEL_VALUE_RE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
@@ -51,7 +54,7 @@ def valkey_errors(v, render_dir="", context=None):
     namespace, site = v["discourse_valkey_namespace"], v["discourse_valkey_site_name"]
     name, secret = v["discourse_valkey_name"], v["discourse_valkey_secret_name"]
     if not (
-        NAMESPACE_RE.match(namespace)
+        DNS_LABEL_RE.match(namespace)
         and len(namespace) <= 63
         and LABEL_VALUE_RE.match(site)
         and len(site) <= 63
@@ -154,7 +157,7 @@ def database_errors(v, render_dir="", context=None):
     port = v["discourse_database_external_port"]
     checks = [
         (
-            re.match(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", v["discourse_database_namespace"]),
+            DNS_LABEL_RE.match(v["discourse_database_namespace"]),
             "discourse_database_namespace: must be a Kubernetes namespace name (a DNS label), "
             + got("namespace"),
         ),
@@ -177,7 +180,7 @@ def database_errors(v, render_dir="", context=None):
             "discourse_database_password: must be empty (generated once) or at least 16 characters long",
         ),
         (
-            not cnpg or re.match(r"^[a-z]([-a-z0-9]{0,48}[a-z0-9])?$", cluster),
+            not cnpg or CNPG_CLUSTER_RE.match(cluster),
             "discourse_database_cluster_name: must be a DNS label of at most 50 characters starting with a "
             f"letter, {got('cluster_name')}",
         ),
@@ -306,7 +309,7 @@ def storage_errors(v, render_dir="", context=None):
         (
             re.match(r"^[a-z]([-a-z0-9]{0,40}[a-z0-9])?$", v["discourse_storage_name"])
             and re.match(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", v["discourse_storage_credentials_secret"])
-            and re.match(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", v["discourse_storage_namespace"]),
+            and DNS_LABEL_RE.match(v["discourse_storage_namespace"]),
             f"discourse_storage_name ({q('name')}, from the site name), "
             f"discourse_storage_credentials_secret ({q('credentials_secret')}) and "
             f"discourse_storage_namespace ({q('namespace')}) must be Kubernetes object names (lowercase "
@@ -541,12 +544,149 @@ def app_errors(v, render_dir="", context=None):
     return [message for ok, message in checks if not ok]
 
 
-# The roles whose cross-field checks are here; validate_inputs calls them by role name.
+# --- discourse_backup ----------------------------------------------------------------------------
+
+SCHEMA_VERSION_RE = re.compile(r"^[0-9]{14}$")
+# A recovery target CloudNativePG takes: RFC 3339, or PostgreSQL's '2025-03-01 11:59:00+00'.
+RECOVERY_TIME_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}")
+# A file `discourse restore` lists: <name>-v<14-digit version>.tar.gz, .sql.gz or .tgz.
+DISCOURSE_BACKUP_FILE_RE = re.compile(r".*-v[0-9]{14}\.(tar\.gz|sql\.gz|tgz)$")
+# The Job's image reads the build manifest, which only a logical backup by Job needs: worked out for
+# that run only.
+BACKUP_CONTEXT = {
+    "logical_job_image": "__discourse_backup_logical_job_image if discourse_backup_method == 'logical' and "
+    "discourse_backup_logical_runner == 'job' and discourse_backup_action == 'backup' else ''",
+}
+
+
+def backup_errors(v, render_dir="", context=None):
+    """discourse_backup: the namespace, the wait, the target's schema version, a restore's
+    confirmation, then the chosen method's names, recovery target, bucket, logins, Job image and
+    restore file. ``context`` holds the Job's image (BACKUP_CONTEXT)."""
+    action, method = v["discourse_backup_action"], v["discourse_backup_method"]
+    namespace, timeout = v["discourse_backup_namespace"], v["discourse_backup_wait_timeout"]
+    version = str(v["discourse_backup_target_schema_version"])
+    delete_old = v["discourse_backup_confirm_delete_old_cluster"]
+    checks = [
+        (
+            DNS_LABEL_RE.match(namespace),
+            "discourse_backup_namespace: must be a Kubernetes namespace name (a DNS label), "
+            f"got '{namespace}'",
+        ),
+        (timeout > 0, f"discourse_backup_wait_timeout: must be a positive number of seconds, got {timeout}"),
+        (
+            version in ("", "None") or SCHEMA_VERSION_RE.match(version),
+            "discourse_backup_target_schema_version: must be empty or a 14-digit migration version, "
+            f"got '{version}'",
+        ),
+        (
+            action != "restore" or delete_old or v["discourse_backup_restore_confirm"],
+            "discourse_backup_restore_confirm: a restore replaces what the site serves and must be confirmed "
+            "explicitly; run playbooks/restore.yml with -e discourse_restore_confirm=true.",
+        ),
+    ]
+    if method == "cnpg":
+        cluster, name = v["discourse_backup_cnpg_cluster_name"], v["discourse_backup_cnpg_backup_name"]
+        recovery = v["discourse_backup_cnpg_recovery_cluster_name"]
+        old = v["discourse_backup_cnpg_old_cluster_name"]
+        time = str(v["discourse_backup_cnpg_recovery_target_time"])
+        checks += [
+            (
+                CNPG_CLUSTER_RE.match(cluster),
+                "discourse_backup_cnpg_cluster_name: must be the name of the site's CloudNativePG Cluster, "
+                f"got '{cluster}'",
+            ),
+            (
+                name == "" or DNS_LABEL_RE.match(name),
+                f"discourse_backup_cnpg_backup_name: must be empty or a DNS label, got '{name}'",
+            ),
+            (
+                CNPG_CLUSTER_RE.match(recovery) and recovery != cluster,
+                "discourse_backup_cnpg_recovery_cluster_name: must be a new Cluster name (a DNS label of at "
+                f"most 50 characters), different from the current cluster '{cluster}'; got '{recovery}'",
+            ),
+            (
+                time == "" or RECOVERY_TIME_RE.match(time),
+                "discourse_backup_cnpg_recovery_target_time: must be empty or a timestamp such as "
+                f"2025-03-01T11:59:00Z (RFC 3339) or '2025-03-01 11:59:00+00', got '{time}'",
+            ),
+            (
+                not delete_old or (old and old != cluster),
+                "discourse_backup_cnpg_old_cluster_name: discourse_backup_confirm_delete_old_cluster is "
+                "true: name the OLD cluster to delete here; it must differ from "
+                f"discourse_backup_cnpg_cluster_name ('{cluster}'), which must already name the cluster the "
+                "site now uses.",
+            ),
+        ]
+    if method == "logical":
+        db = v["discourse_backup_logical_db"] or {}
+        restore_db = v["discourse_backup_logical_restore_db"] or {}
+        admin_db, runner = v["discourse_backup_drill_admin_db"] or {}, v["discourse_backup_logical_runner"]
+        checks += [
+            (
+                v["discourse_backup_s3_bucket"],
+                "discourse_backup_s3_bucket: the backups bucket is not known: run the storage role first or "
+                "set it",
+            ),
+            (
+                action in ("list", "restore") or db.get("host"),
+                "discourse_backup_logical_db: needs host, port, database, user (and secret_name or "
+                "discourse_backup_logical_db_password); run the database role first or set it",
+            ),
+            (
+                action != "restore" or restore_db.get("database"),
+                "discourse_backup_logical_restore_db: a logical restore loads into an existing, empty "
+                "database: give host, port, database and user (a new database, then switch the site to it; "
+                "or see docs/backup-restore.md)",
+            ),
+            (
+                runner != "job" or action != "backup" or (context or {}).get("logical_job_image"),
+                "discourse_backup_logical_job_image: the Job runner needs an image with python3, boto3 and "
+                "pg_dump: set it, or discourse_backup_build_manifest to a build manifest whose backup_runner "
+                "section names the runner build_image.yml built from the lock's backup_runner (see "
+                "docs/backup-restore.md)",
+            ),
+            (
+                action != "drill" or admin_db.get("host"),
+                "discourse_backup_drill_admin_db: a logical drill needs a login (host, port, user) that may "
+                "create and drop the drill database",
+            ),
+            (
+                action not in ("restore", "drill")
+                or v["discourse_backup_build_manifest"]
+                or len(version) == 14,
+                "discourse_backup_build_manifest: a restore must know the target image's schema version to "
+                "refuse newer backups: give the image's build manifest or "
+                "discourse_backup_target_schema_version",
+            ),
+        ]
+    if method == "discourse":
+        restore_file = v["discourse_backup_discourse_restore_file"]
+        checks += [
+            (
+                action != "drill",
+                "discourse_backup_action: the discourse method has no drill; drill with the cnpg or logical "
+                "method",
+            ),
+            (
+                action != "restore" or DISCOURSE_BACKUP_FILE_RE.match(restore_file),
+                "discourse_backup_discourse_restore_file: name the backup file to restore (...-v<14-digit "
+                f"version>.tar.gz or .sql.gz, as `discourse restore` lists them), got {restore_file}",
+            ),
+        ]
+    return [message for ok, message in checks if not ok]
+
+
+# The roles whose cross-field checks are here (discourse_image's in cross_field_image.py, kept apart
+# for size); validate_inputs calls them by role name.
 CHECKS = {
     "discourse_valkey": valkey_errors,
     "discourse_database": database_errors,
     "discourse_storage": storage_errors,
     "discourse_app": app_errors,
+    "discourse_backup": backup_errors,
+    "discourse_image": image_errors,
 }
-# What each role's check reads besides its inputs: {name: internal} and removed input names.
-CONTEXT = {"discourse_app": (APP_CONTEXT, tuple(APP_REMOVED))}
+# What each role's check reads besides its inputs: {name: internal (or an expression over
+# internals)} and removed input names.
+CONTEXT = {"discourse_app": (APP_CONTEXT, tuple(APP_REMOVED)), "discourse_backup": (BACKUP_CONTEXT, ())}

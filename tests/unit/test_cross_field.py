@@ -1,8 +1,10 @@
 """module_utils/cross_field: each role's cross-field input checks, exact messages."""
 
 import os
+import re
 
 import pytest
+import yaml
 
 from ansible_collections.forumops.discourse.plugins.module_utils import cross_field
 
@@ -477,12 +479,180 @@ def test_app(changes, context, expected):
     assert cross_field.app_errors({**APP, **changes}, "", {**APP_CONTEXT, **context}) == expected
 
 
+# discourse_backup's defaults, as the argument spec types them, for a site in namespace "forum".
+BACKUP = {
+    "discourse_backup_action": "backup",
+    "discourse_backup_method": "cnpg",
+    "discourse_backup_namespace": "forum",
+    "discourse_backup_wait_timeout": 3600,
+    "discourse_backup_restore_confirm": False,
+    "discourse_backup_build_manifest": "",
+    "discourse_backup_target_schema_version": "",
+    "discourse_backup_cnpg_cluster_name": "discourse-pg",
+    "discourse_backup_cnpg_backup_name": "",
+    "discourse_backup_cnpg_recovery_cluster_name": "discourse-pg-restored",
+    "discourse_backup_cnpg_recovery_target_time": "",
+    "discourse_backup_cnpg_old_cluster_name": "",
+    "discourse_backup_confirm_delete_old_cluster": False,
+    "discourse_backup_discourse_restore_file": "",
+    "discourse_backup_logical_runner": "controller",
+    "discourse_backup_logical_db": {},
+    "discourse_backup_logical_restore_db": {},
+    "discourse_backup_s3_bucket": "",
+    "discourse_backup_drill_admin_db": {},
+}
+LOGICAL = {
+    "discourse_backup_method": "logical",
+    "discourse_backup_s3_bucket": "forum-backups",
+    "discourse_backup_logical_db": {"host": "db.example.net", "port": 5432, "database": "d", "user": "d"},
+}
+RESTORE = {"discourse_backup_action": "restore", "discourse_backup_restore_confirm": True}
+UNCONFIRMED = (
+    "discourse_backup_restore_confirm: a restore replaces what the site serves and must be confirmed "
+    "explicitly; run playbooks/restore.yml with -e discourse_restore_confirm=true."
+)
+OLD_CLUSTER = (
+    "discourse_backup_cnpg_old_cluster_name: discourse_backup_confirm_delete_old_cluster is true: name the "
+    "OLD cluster to delete here; it must differ from discourse_backup_cnpg_cluster_name ('discourse-pg'), "
+    "which must already name the cluster the site now uses."
+)
+RECOVERY = (
+    "discourse_backup_cnpg_recovery_cluster_name: must be a new Cluster name (a DNS label of at most 50 "
+    "characters), different from the current cluster '{}'; got '{}'"
+)
+JOB_IMAGE = (
+    "discourse_backup_logical_job_image: the Job runner needs an image with python3, boto3 and pg_dump: set "
+    "it, or discourse_backup_build_manifest to a build manifest whose backup_runner section names the "
+    "runner build_image.yml built from the lock's backup_runner (see docs/backup-restore.md)"
+)
+NO_TARGET_VERSION = (
+    "discourse_backup_build_manifest: a restore must know the target image's schema version to refuse newer "
+    "backups: give the image's build manifest or discourse_backup_target_schema_version"
+)
+NO_RESTORE_DB = (
+    "discourse_backup_logical_restore_db: a logical restore loads into an existing, empty database: give "
+    "host, port, database and user (a new database, then switch the site to it; or see "
+    "docs/backup-restore.md)"
+)
+NO_BUCKET = (
+    "discourse_backup_s3_bucket: the backups bucket is not known: run the storage role first or set it"
+)
+NO_DB = (
+    "discourse_backup_logical_db: needs host, port, database, user (and secret_name or "
+    "discourse_backup_logical_db_password); run the database role first or set it"
+)
+RESTORE_FILE = (
+    "discourse_backup_discourse_restore_file: name the backup file to restore (...-v<14-digit "
+    "version>.tar.gz or .sql.gz, as `discourse restore` lists them), got {}"
+)
+
+
+@pytest.mark.parametrize(
+    ("changes", "context", "expected"),
+    [
+        ({}, {}, []),
+        ({"discourse_backup_target_schema_version": "20250101000000"}, {}, []),
+        (
+            {"discourse_backup_namespace": "Forum_NS", "discourse_backup_wait_timeout": 0,
+             "discourse_backup_target_schema_version": "2025"},
+            {},
+            ["discourse_backup_namespace: must be a Kubernetes namespace name (a DNS label), got 'Forum_NS'",
+             "discourse_backup_wait_timeout: must be a positive number of seconds, got 0",
+             "discourse_backup_target_schema_version: must be empty or a 14-digit migration version, "
+             "got '2025'"],
+        ),
+        ({"discourse_backup_namespace": "n" * 64}, {},
+         ["discourse_backup_namespace: must be a Kubernetes namespace name (a DNS label), got "
+          f"'{'n' * 64}'"]),
+        # the confirmation, typed by the argument spec (-e discourse_backup_restore_confirm=false is False)
+        ({"discourse_backup_action": "restore"}, {}, [UNCONFIRMED]),
+        (RESTORE, {}, []),
+        # deleting the old Cluster later is no restore to confirm, but needs that Cluster's name
+        ({"discourse_backup_action": "restore", "discourse_backup_confirm_delete_old_cluster": True}, {},
+         [OLD_CLUSTER]),
+        ({"discourse_backup_confirm_delete_old_cluster": True,
+          "discourse_backup_cnpg_old_cluster_name": "discourse-pg"}, {}, [OLD_CLUSTER]),
+        ({"discourse_backup_confirm_delete_old_cluster": True,
+          "discourse_backup_cnpg_old_cluster_name": "discourse-pg-old"}, {}, []),
+        (
+            {"discourse_backup_cnpg_cluster_name": "1pg", "discourse_backup_cnpg_backup_name": "Bad_Name",
+             "discourse_backup_cnpg_recovery_cluster_name": "1pg",
+             "discourse_backup_cnpg_recovery_target_time": "yesterday"},
+            {},
+            ["discourse_backup_cnpg_cluster_name: must be the name of the site's CloudNativePG Cluster, "
+             "got '1pg'",
+             "discourse_backup_cnpg_backup_name: must be empty or a DNS label, got 'Bad_Name'",
+             RECOVERY.format("1pg", "1pg"),
+             "discourse_backup_cnpg_recovery_target_time: must be empty or a timestamp such as "
+             "2025-03-01T11:59:00Z (RFC 3339) or '2025-03-01 11:59:00+00', got 'yesterday'"],
+        ),
+        ({"discourse_backup_cnpg_recovery_cluster_name": "discourse-pg"}, {},
+         [RECOVERY.format("discourse-pg", "discourse-pg")]),
+        ({"discourse_backup_cnpg_recovery_cluster_name": "r" * 51}, {},
+         [RECOVERY.format("discourse-pg", "r" * 51)]),
+        ({"discourse_backup_cnpg_backup_name": "nightly-1",
+          "discourse_backup_cnpg_recovery_target_time": "2025-03-01 11:59:00+00"}, {}, []),
+        # another method's settings are not checked
+        ({**LOGICAL, "discourse_backup_cnpg_cluster_name": "1pg"}, {}, []),
+        ({"discourse_backup_method": "logical", "discourse_backup_logical_runner": "job"},
+         {"logical_job_image": ""}, [NO_BUCKET, NO_DB, JOB_IMAGE]),
+        ({**LOGICAL, "discourse_backup_logical_runner": "job"},
+         {"logical_job_image": "registry.example/forum/backup:pg18-0123456789ab"}, []),
+        # only a backup runs the Job
+        ({**LOGICAL, **RESTORE, "discourse_backup_logical_runner": "job", "discourse_backup_logical_db": {},
+          "discourse_backup_logical_restore_db": {"database": "d2"},
+          "discourse_backup_build_manifest": "/build/build-manifest.json"}, {}, []),
+        ({**LOGICAL, **RESTORE}, {}, [NO_RESTORE_DB, NO_TARGET_VERSION]),
+        ({**LOGICAL, **RESTORE, "discourse_backup_logical_restore_db": {"database": "d2"},
+          "discourse_backup_target_schema_version": "20250101000000"}, {}, []),
+        ({**LOGICAL, "discourse_backup_action": "drill"}, {},
+         ["discourse_backup_drill_admin_db: a logical drill needs a login (host, port, user) that may "
+          "create and drop the drill database", NO_TARGET_VERSION]),
+        ({**LOGICAL, "discourse_backup_action": "drill", "discourse_backup_drill_admin_db": {"host": "db"},
+          "discourse_backup_build_manifest": "/build/build-manifest.json"}, {}, []),
+        ({"discourse_backup_method": "discourse", "discourse_backup_action": "drill"}, {},
+         ["discourse_backup_action: the discourse method has no drill; drill with the cnpg or "
+          "logical method"]),
+        ({"discourse_backup_method": "discourse", **RESTORE,
+          "discourse_backup_discourse_restore_file": "forum.tar.gz"}, {},
+         [RESTORE_FILE.format("forum.tar.gz")]),
+        ({"discourse_backup_method": "discourse", **RESTORE}, {}, [RESTORE_FILE.format("")]),
+        ({"discourse_backup_method": "discourse", **RESTORE,
+          "discourse_backup_discourse_restore_file": "forum-2025-03-01-120000-v20250101000000.sql.gz"},
+         {}, []),
+        # every failed check at once
+        (
+            {"discourse_backup_namespace": "-ns", "discourse_backup_method": "logical",
+             "discourse_backup_action": "restore", "discourse_backup_target_schema_version": "x"},
+            {},
+            ["discourse_backup_namespace: must be a Kubernetes namespace name (a DNS label), got '-ns'",
+             "discourse_backup_target_schema_version: must be empty or a 14-digit migration version, got 'x'",
+             UNCONFIRMED, NO_BUCKET, NO_RESTORE_DB, NO_TARGET_VERSION],
+        ),
+    ],
+)  # fmt: skip
+def test_backup(changes, context, expected):
+    assert cross_field.backup_errors({**BACKUP, **changes}, "", context) == expected
+
+
 def test_every_role_with_checks_here_is_a_role_of_the_collection():
     assert sorted(cross_field.CHECKS) == [
         "discourse_app",
+        "discourse_backup",
         "discourse_database",
+        "discourse_image",
         "discourse_storage",
         "discourse_valkey",
     ]
     for role in cross_field.CHECKS:
         assert os.path.isfile(os.path.join(ROLES, role, "meta", "argument_specs.yml")), role
+
+
+def test_every_internal_a_check_reads_is_defined_in_the_role():
+    for role, (internals, _removed) in cross_field.CONTEXT.items():
+        with open(os.path.join(ROLES, role, "vars", "main.yml"), encoding="utf-8") as handle:
+            defined = set(yaml.safe_load(handle))
+        for expression in internals.values():
+            names = set(re.findall(r"\b__[a-z_]+", expression))
+            assert names, expression
+            assert names <= defined, (role, names - defined)
