@@ -18,11 +18,11 @@ from ansible_collections.forumops.discourse.plugins.module_utils.metrics import 
     PROMETHEUS_PLUGIN,
     prometheus_plugin,
 )
+from ansible_collections.forumops.discourse.plugins.module_utils.names import DNS_LABEL_RE, HOSTNAME_RE
 from ansible_collections.forumops.discourse.plugins.module_utils.supply_chain import verify_problems
 
-# Kubernetes names: a namespace is a DNS label, most objects a DNS subdomain; a CloudNativePG Cluster
-# a DNS label of at most 50 characters starting with a letter.
-DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# Kubernetes names: a namespace is a DNS label (names.py), most objects a DNS subdomain; a
+# CloudNativePG Cluster a DNS label of at most 50 characters starting with a letter.
 CNPG_CLUSTER_RE = re.compile(r"^[a-z]([-a-z0-9]{0,48}[a-z0-9])?$")
 SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 LABEL_VALUE_RE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
@@ -345,7 +345,6 @@ def storage_errors(v, render_dir="", context=None):
 
 # --- discourse_app -------------------------------------------------------------------------------
 
-HOSTNAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 # Derived values the app's checks read, by the role's internal that holds each (validate_inputs
 # templates them; a filter that refuses its input there reports through the error it raises).
 APP_CONTEXT = {

@@ -6,6 +6,13 @@ from __future__ import annotations
 
 import re
 
+# A DNS label (a namespace, most object names): at most 63 characters.
+DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# A host name a site serves: DNS labels joined by dots, at most 253 characters.
+HOSTNAME_RE = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$"
+)
+
 
 def resource_name(site):
     """The DNS-label-safe base of a site's Kubernetes object names: lower case, each run of other

@@ -12,10 +12,8 @@ import json
 import os
 import re
 
-DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-HOST_NAME_RE = re.compile(
-    r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$"
-)
+from ansible_collections.forumops.discourse.plugins.module_utils.names import DNS_LABEL_RE, HOSTNAME_RE
+
 SITE_NAME_RE = re.compile(r"^[a-z0-9_]+$")
 SITES_EXAMPLE = '[{"name": "acme_forum", "hostname": "forum.acme.com"}]'
 
@@ -41,12 +39,12 @@ def _site_errors(index, site):
     name, hostname, namespace = site["name"], site["hostname"], site["namespace"]
     if not isinstance(name, str) or not SITE_NAME_RE.match(name):
         problems.append(f"name must be an Ansible host name ([a-z0-9_]+), got {_json(name)}")
-    if not isinstance(hostname, str) or not HOST_NAME_RE.match(hostname):
+    if not isinstance(hostname, str) or not HOSTNAME_RE.match(hostname):
         problems.append(
             "hostname must be a bare host name such as forum.acme.com (no scheme, port or path), "
             f"got {_json(hostname)}"
         )
-    if not isinstance(namespace, str) or len(namespace) > 63 or not DNS_LABEL_RE.match(namespace):
+    if not isinstance(namespace, str) or not DNS_LABEL_RE.match(namespace):
         problems.append(f"namespace must be a DNS label of at most 63 characters, got {_json(namespace)}")
     return [f"new_customer_sites[{index}] ({_json(name)}): {'; '.join(problems)}."] if problems else []
 

@@ -403,6 +403,10 @@ NO_DATABASE = (
         ({"discourse_app_hostname": "https://forum.example.com/"}, {},
          ["discourse_app_hostname (default: discourse_hostname) must be a bare DNS host name without scheme, "
           "port or path, such as forum.example.com; got 'https://forum.example.com/'."]),
+        # A label of 64 characters is no DNS label (names.HOSTNAME_RE, which new_customer also uses).
+        ({"discourse_app_hostname": "f" * 64 + ".example.com"}, {},
+         ["discourse_app_hostname (default: discourse_hostname) must be a bare DNS host name without scheme, "
+          f"port or path, such as forum.example.com; got '{'f' * 64}.example.com'."]),
         ({"discourse_app_name": "f" * 40}, {},
          ["discourse_app_name must be a DNS label of at most 39 characters (Job names add '-migrate-post-' "
           f"and a 10-character image hash); got '{'f' * 40}'."]),
