@@ -1,12 +1,12 @@
 """The forumops.discourse.preload callback: each plugin is imported once per run, not once per task.
 
-Ansible forks a worker per task (ansible-core 2.19 lib/ansible/plugins/strategy/__init__.py
-`_queue_task` starts a WorkerProcess), and its plugin loader keeps loaded plugin modules in
-process-wide caches (lib/ansible/plugins/loader.py: MODULE_CACHE, `_load_module_source` checks
-sys.modules), so what the controller loaded before the fork is already loaded in the worker; and a
-collection filter lookup walks every file of the collection's filter package
-(`Jinja2Loader.get_with_context`, pkgutil.iter_modules). A probe action plugin, run in its task's
-worker, lists what the worker finds loaded.
+Ansible forks a worker per task (ansible/ansible tag v2.19.14, the version requirements pin:
+lib/ansible/plugins/strategy/__init__.py `_queue_task` starts a WorkerProcess), and its plugin
+loader keeps loaded plugin modules in process-wide caches (lib/ansible/plugins/loader.py:
+MODULE_CACHE, `_load_module_source` checks sys.modules), so what the controller loaded before the
+fork is already loaded in the worker; and a collection filter lookup walks every file of the
+collection's filter package (`Jinja2Loader.get_with_context`, pkgutil.iter_modules). A probe
+action plugin, run in its task's worker, lists what the worker finds loaded.
 """
 
 from __future__ import annotations
