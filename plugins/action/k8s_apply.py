@@ -14,6 +14,7 @@ from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.template import trust_as_template
 
 from ansible_collections.forumops.discourse.plugins.module_utils import kube
+from ansible_collections.forumops.discourse.plugins.plugin_utils import template_vars
 from ansible_collections.forumops.discourse.plugins.plugin_utils.kube_action import KubeAction
 
 # Every changed object is also recorded in this host fact, so a play can summarise what it changed.
@@ -42,7 +43,7 @@ class ActionModule(KubeAction):
         searchpath = []
         for path in task_vars.get("ansible_search_path") or []:
             searchpath.extend([os.path.join(path, "templates"), path])
-        rendered = []
+        entries = []
         for entry in templates or []:
             entry = dict(entry) if isinstance(entry, dict) else {"path": entry}
             if not entry.get("path"):
@@ -53,11 +54,23 @@ class ActionModule(KubeAction):
                 raise AnsibleActionFail(f"k8s_apply: {exc}") from None
             overrides = {"trim_blocks": True}
             overrides.update({k: entry[k] for k in TEMPLATE_OPTIONS if k in entry})
+            entries.append((source, self._loader.get_text_file_contents(source), overrides))
+        # One set of variables for every template of the task, each rendered once (template_vars.py).
+        available = template_vars.needed_variables(
+            self._templar,
+            [(text, overrides) for _source, text, overrides in entries],
+            task_vars,
+            [*{os.path.dirname(source) for source, _text, _overrides in entries}, *searchpath],
+        )
+        rendered = []
+        for source, text, overrides in entries:
             templar = self._templar.copy_with_new_env(
-                searchpath=[os.path.dirname(source), *searchpath], available_variables=task_vars
+                searchpath=[os.path.dirname(source), *searchpath],
+                available_variables=task_vars if available is None else available,
             )
-            data = trust_as_template(self._loader.get_text_file_contents(source))
-            rendered.append(templar.template(data, escape_backslashes=False, overrides=overrides))
+            rendered.append(
+                templar.template(trust_as_template(text), escape_backslashes=False, overrides=overrides)
+            )
         return rendered
 
     def prepare(self, params, task_vars):

@@ -1,0 +1,169 @@
+# Copyright: (c) 2026, forumops.discourse contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The variables some templates need, each rendered once (issue 19: converge speed).
+
+ansible-core 2.19 renders a template in a context that wraps every variable of the host (about 800
+for a site), and renders a templated variable again, in another such context, at each reference
+(ansible/_internal/_templating/_jinja_bits.py `_new_context` / `_flatten_and_lazify_vars`, tag
+v2.19.14). A manifest that reads a role internal built from ten others pays that for each of them.
+
+`needed_variables` parses the templates and, transitively, the templated variables they read, then
+renders each of those variables once, dependencies first, with only the variables it reads. The
+caller renders its templates with that small set instead of all variables: the same values, since
+each variable is rendered by the same templar from the same inputs. A variable whose rendering
+fails is passed on unrendered, so it fails (or is never read) exactly as it would have lazily.
+When a template reads variables by computed name (`vars[...]`, `hostvars`, `lookup('vars', ...)`)
+the set cannot be known, and `needed_variables` returns None: use all variables.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import os
+
+import jinja2
+from ansible.errors import AnsibleError
+from ansible.template import is_trusted_as_template
+from jinja2 import meta, nodes
+
+# Read by the templar or by lookups (search paths, omit), not by name in the templates.
+CONTEXT_VARIABLES = ("ansible_search_path", "role_path", "playbook_dir", "inventory_hostname", "omit")
+# Names that read other variables by a computed name.
+DYNAMIC_NAMES = frozenset({"vars", "hostvars", "varnames"})
+DYNAMIC_LOOKUPS = frozenset({"vars", "ansible.builtin.vars", "varnames", "ansible.builtin.varnames"})
+TEMPLATE_LOOKUPS = frozenset({"template", "ansible.builtin.template"})
+LOOKUP_CALLS = frozenset({"lookup", "query", "q"})
+
+
+class _AnyPlugin(dict):
+    """Every filter and test name exists: jinja2's meta functions compile, which checks the names."""
+
+    def get(self, key, default=None):
+        return _unused
+
+    def __getitem__(self, key):
+        return _unused
+
+
+def _unused(*_args, **_kwargs):
+    raise NotImplementedError("only parsed, never rendered")
+
+
+_PARSER = jinja2.Environment(extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do"])
+_PARSER.filters = _AnyPlugin()
+_PARSER.tests = _AnyPlugin()
+_PARSER.globals = {}  # a variable may be called `namespace` or `range`: the context decides
+
+
+class Dynamic(Exception):
+    """A template reads variables by a computed name."""
+
+
+def _parse(source, options=None):
+    try:
+        return _PARSER.overlay(**(options or {})).parse(source)
+    except jinja2.TemplateSyntaxError as exc:
+        # Ansible reports the syntax error when it renders; here, only the set is unknown.
+        raise Dynamic(str(exc)) from None
+
+
+def references(source, options=None):
+    """(variable names, template paths) a Jinja source reads: names it does not set itself, and the
+    files of its includes and of its template lookups with a constant path."""
+    tree = _parse(source, options)
+    names = set(meta.find_undeclared_variables(tree))
+    if names & DYNAMIC_NAMES:
+        raise Dynamic(f"reads {sorted(names & DYNAMIC_NAMES)}")
+    paths = {path for path in meta.find_referenced_templates(tree) if path is not None}
+    if None in meta.find_referenced_templates(tree):
+        raise Dynamic("includes a template by a computed name")
+    for call in tree.find_all(nodes.Call):
+        if not (isinstance(call.node, nodes.Name) and call.node.name in LOOKUP_CALLS and call.args):
+            continue
+        plugin = call.args[0]
+        if not isinstance(plugin, nodes.Const):
+            raise Dynamic("calls a lookup by a computed name")
+        if plugin.value in DYNAMIC_LOOKUPS:
+            raise Dynamic(f"calls lookup {plugin.value!r}")
+        if plugin.value in TEMPLATE_LOOKUPS:
+            if not all(isinstance(arg, nodes.Const) for arg in call.args[1:]):
+                raise Dynamic("renders a template by a computed path")
+            paths.update(arg.value for arg in call.args[1:])
+    return names, paths
+
+
+def _templated_strings(value):
+    if isinstance(value, str):
+        if is_trusted_as_template(value) and ("{{" in value or "{%" in value):
+            yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _templated_strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _templated_strings(item)
+
+
+def needed_variables(templar, sources, task_vars, searchpath):
+    """The variables `sources` read, each rendered once; None when unknowable.
+
+    `sources` are (Jinja text, Jinja environment options such as variable_start_string) pairs.
+    `searchpath` finds included templates and template lookups, as the caller's templar does.
+    """
+    try:
+        names = set().union(*(_reads(text, searchpath, options) for text, options in sources))
+        dependencies = {}  # a templated variable's name -> the variables its value reads
+        plain = set()
+        pending = [name for name in names if name in task_vars]
+        while pending:
+            name = pending.pop()
+            if name in dependencies or name in plain:
+                continue
+            texts = list(_templated_strings(task_vars[name]))
+            if not texts:
+                plain.add(name)
+                continue
+            reads = set().union(*(_reads(text, searchpath) for text in texts))
+            dependencies[name] = {read for read in reads if read in task_vars and read != name}
+            pending.extend(dependencies[name])
+        order = list(graphlib.TopologicalSorter(dependencies).static_order())
+    except (Dynamic, graphlib.CycleError):
+        return None
+    available = {
+        name: task_vars[name] for name in (*CONTEXT_VARIABLES, *plain, *dependencies) if name in task_vars
+    }
+    resolver = templar.copy_with_new_env(available_variables=available)
+    for name in order:
+        if name not in dependencies:
+            continue  # a plain variable
+        try:
+            available[name] = resolver.template(task_vars[name])
+        except AnsibleError:
+            continue  # rendered lazily where read, failing there as before
+        resolver.available_variables = available
+    return available
+
+
+def _reads(source, searchpath, options=None):
+    """The variable names a Jinja source reads, with those its included and looked-up templates read."""
+    names, paths = references(source, options)
+    seen = set()
+    while paths - seen:
+        path = (paths - seen).pop()
+        seen.add(path)
+        text = _find(path, searchpath)
+        if text is None:
+            raise Dynamic(f"template {path!r} not found")
+        found, included = references(text, options)
+        names |= found
+        paths |= included
+    return names
+
+
+def _find(path, searchpath):
+    for directory in searchpath:
+        candidate = os.path.join(directory, path)
+        if os.path.isfile(candidate):
+            with open(candidate, encoding="utf-8") as handle:
+                return handle.read()
+    return None
