@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import os
 
-import yaml
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.yaml import yaml_load
 from ansible.plugins.action import ActionBase
 from ansible.template import trust_as_template
 
 from ansible_collections.forumops.discourse.plugins.module_utils import cross_field, inputs, new_customer
+from ansible_collections.forumops.discourse.plugins.plugin_utils import template_vars
 
 COLLECTION_DIR = os.path.join(os.path.dirname(__file__), "..", "..")
 ROLES_DIR = os.path.join(COLLECTION_DIR, "roles")
@@ -33,7 +34,7 @@ SPEC = {"roles": {"type": "list", "elements": "str", "default": []}, "playbook":
 
 def playbook_spec(name):
     with open(PLAYBOOK_SPECS, encoding="utf-8") as handle:
-        specs = yaml.safe_load(handle)["argument_specs"]
+        specs = yaml_load(handle)["argument_specs"]
     if name not in specs:
         raise AnsibleActionFail(f"validate_inputs: playbooks/vars/argument_specs.yml has no entry {name}")
     return specs[name].get("options") or {}
@@ -45,9 +46,9 @@ def role_spec(role):
         base = os.path.join(ROLES_DIR, role)
         try:
             with open(os.path.join(base, "meta", "argument_specs.yml"), encoding="utf-8") as handle:
-                options = yaml.safe_load(handle)["argument_specs"]["main"].get("options") or {}
+                options = yaml_load(handle)["argument_specs"]["main"].get("options") or {}
             with open(os.path.join(base, "defaults", "main.yml"), encoding="utf-8") as handle:
-                defaults = yaml.safe_load(handle) or {}
+                defaults = yaml_load(handle) or {}
         except (OSError, KeyError, TypeError) as exc:
             message = f"validate_inputs: {role} is not a role of this collection: {exc}"
             raise AnsibleActionFail(message) from None
@@ -92,12 +93,20 @@ class ActionModule(ActionBase):
             result["input_errors"] = errors
         return result
 
+    def _templar_for(self, names, task_vars):
+        """A templar over `names` and what they read, each rendered once (plugin_utils/template_vars.py)."""
+        available = template_vars.rendered_once(self._templar, names, task_vars)
+        if available is None:
+            return self._templar, task_vars
+        return self._templar.copy_with_new_env(available_variables=available), available
+
     def _values(self, options, task_vars):
+        templar, variables = self._templar_for(options, task_vars)
         values, errors = {}, []
         for name in options:
             if name in task_vars:
                 try:
-                    values[name] = self._templar.template(task_vars[name])
+                    values[name] = templar.template(variables[name])
                 except AnsibleError as exc:
                     errors.append(f"{name}: {exc.message}")
         return values, errors
@@ -139,9 +148,10 @@ class ActionModule(ActionBase):
         internals, removed = cross_field.CONTEXT.get(role, ({}, ()))
         context = {"removed": [name for name in removed if name in task_vars]}
         errors = []
+        templar, _variables = self._templar_for(internals.values(), task_vars)
         for key, internal in internals.items():
             try:
-                context[key] = self._templar.template(trust_as_template("{{ " + internal + " }}"))
+                context[key] = templar.template(trust_as_template("{{ " + internal + " }}"))
             except AnsibleError as exc:
                 errors.append(exc.message)
         return context, errors

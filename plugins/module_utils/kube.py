@@ -19,6 +19,8 @@ import json
 import shlex
 import time
 
+from ansible.module_utils.common.yaml import yaml_load_all
+
 from ansible_collections.forumops.discourse.plugins.module_utils import kube_exec
 from ansible_collections.forumops.discourse.plugins.module_utils.kube_client import (
     client_for,
@@ -49,7 +51,8 @@ def expand_definitions(definitions):
         if yaml is None:
             raise KubeError("YAML definitions need the PyYAML Python package")
         try:
-            items = list(yaml.safe_load_all(definitions))
+            # A rendered template is a str subclass, which libyaml refuses.
+            items = list(yaml_load_all(str(definitions) if isinstance(definitions, str) else definitions))
         except yaml.YAMLError as exc:
             raise KubeError(f"definitions are not valid YAML: {exc}") from None
     elif isinstance(definitions, dict):

@@ -112,9 +112,18 @@ def needed_variables(templar, sources, task_vars, searchpath):
     """
     try:
         names = set().union(*(_reads(text, searchpath, options) for text, options in sources))
-        dependencies = {}  # a templated variable's name -> the variables its value reads
-        plain = set()
-        pending = [name for name in names if name in task_vars]
+    except Dynamic:
+        return None
+    return rendered_once(templar, names, task_vars, searchpath)
+
+
+def rendered_once(templar, names, task_vars, searchpath=()):
+    """`names` and the variables their values read, transitively, each rendered once (a value that
+    fails to render stays as it is); None when unknowable."""
+    dependencies = {}  # a templated variable's name -> the variables its value reads
+    plain = set()
+    pending = [name for name in names if name in task_vars]
+    try:
         while pending:
             name = pending.pop()
             if name in dependencies or name in plain:
@@ -129,9 +138,7 @@ def needed_variables(templar, sources, task_vars, searchpath):
         order = list(graphlib.TopologicalSorter(dependencies).static_order())
     except (Dynamic, graphlib.CycleError):
         return None
-    available = {
-        name: task_vars[name] for name in (*CONTEXT_VARIABLES, *plain, *dependencies) if name in task_vars
-    }
+    available = {name: task_vars[name] for name in (*CONTEXT_VARIABLES, *plain, *order) if name in task_vars}
     resolver = templar.copy_with_new_env(available_variables=available)
     for name in order:
         if name not in dependencies:

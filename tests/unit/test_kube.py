@@ -5,6 +5,7 @@ import os
 import socket
 
 import pytest
+from ansible.template import trust_as_template
 
 from ansible_collections.forumops.discourse.plugins.module_utils import kube, kube_client, kube_wait
 from ansible_collections.forumops.discourse.plugins.module_utils import kubeconfig as kc
@@ -195,6 +196,14 @@ def test_multi_document_yaml_and_lists_expand_to_objects_in_order():
     }
     objects = kube.expand_definitions([text, listed])
     assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [("ConfigMap", "a"), ("Secret", "b")]
+
+
+def test_a_rendered_template_expands_like_plain_text():
+    """A template rendered by ansible-core is a tagged str subclass, which libyaml's loader refuses."""
+    text = trust_as_template("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
+    assert type(text) is not str
+    expected = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}]
+    assert kube.expand_definitions(text) == expected
 
 
 def test_a_definition_without_name_is_refused_naming_what_lacks():
