@@ -201,7 +201,7 @@ def test_multi_document_yaml_and_lists_expand_to_objects_in_order():
 def test_a_rendered_template_expands_like_plain_text():
     """A template rendered by ansible-core is a tagged str subclass, which libyaml's loader refuses."""
     text = trust_as_template("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
-    assert type(text) is not str
+    assert text.__class__ is not str
     expected = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}]
     assert kube.expand_definitions(text) == expected
 
