@@ -13,8 +13,12 @@ description:
     instead, they come with each fork for free; a no-op converge of one site runs about forty tasks.
   - At the start of a playbook this loads the collection's action plugins (with them boto3 and its
     S3 model, and the roles' argument specs), its filter plugins, and Ansible's own filters and
-    tests. Nothing is cached across runs and nothing is printed; playbooks behave the same without
-    it, only slower.
+    tests.
+  - At the start of each play it compiles the Jinja templates of the play's role variables, task
+    arguments and conditionals, which ansible-core would otherwise compile again in every worker
+    that renders them (plugin_utils/template_cache.py). Code is kept, never a rendered value.
+  - Nothing is cached across runs and nothing is printed; playbooks behave the same without it,
+    only slower.
   - Enable it in C(ansible.cfg) with C(callbacks_enabled = forumops.discourse.preload), as this
     repository's C(ansible.cfg) does.
 author:
@@ -27,6 +31,8 @@ import sys  # noqa: E402
 
 from ansible.plugins.callback import CallbackBase  # noqa: E402
 from ansible.plugins.loader import action_loader, filter_loader, test_loader  # noqa: E402
+
+from ansible_collections.forumops.discourse.plugins.plugin_utils import template_cache  # noqa: E402
 
 COLLECTION = "forumops.discourse"
 ACTION_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "action")
@@ -58,3 +64,6 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_start(self, playbook):
         preload()
+
+    def v2_playbook_on_play_start(self, play):
+        template_cache.prime(play)

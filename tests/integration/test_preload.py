@@ -83,6 +83,79 @@ def test_a_worker_starts_with_the_collections_plugins_loaded(tmp_path):
     assert (EXPECTED - preloaded, session) == (set(), True)
 
 
+CACHE_PROBE = """\
+import sys
+
+from ansible.plugins.action import ActionBase
+
+CACHE = "ansible_collections.forumops.discourse.plugins.plugin_utils.template_cache"
+
+
+class ActionModule(ActionBase):
+    def run(self, tmp=None, task_vars=None):
+        compiled = sys.modules[CACHE]._compiled if CACHE in sys.modules else {}
+        return {"compiled": sorted({f"{kind}: {source}" for kind, source, _options in compiled})}
+"""
+ROLE_VARS = """\
+greeting: "{{ name | upper }}-{{ count | int + 1 }}"
+"""
+ROLE_TASKS = """\
+- name: Read what this worker inherited compiled, before it templates anything
+  cache_probe: {}
+  register: inherited
+  when: count | int > 0
+
+- name: Write it down with the rendered greeting
+  ansible.builtin.copy:
+    content: "{{ {'inherited': inherited.compiled, 'greeting': greeting} | to_json }}"
+    dest: "{{ playbook_dir }}/{{ label }}.json"
+    mode: "0600"
+"""
+CACHE_PLAYBOOK = """\
+- name: Templates compiled once for every worker
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    name: ann
+    count: "2"
+  roles:
+    - greeter
+"""
+
+
+def test_each_worker_inherits_the_play_s_templates_compiled(tmp_path):
+    """ansible-core 2.19 compiles a template on each render, in the worker of each task
+    (ansible/ansible tag v2.19.14, lib/ansible/_internal/_templating/_engine.py `template`,
+    `_compile_template`); the callback compiles the play's role variables, task arguments and
+    conditionals in the controller, at play start, before the first fork."""
+    role = tmp_path / "roles" / "greeter"
+    (tmp_path / "action_plugins").mkdir()
+    (tmp_path / "action_plugins" / "cache_probe.py").write_text(CACHE_PROBE, encoding="utf-8")
+    for folder, text in (("vars", ROLE_VARS), ("tasks", ROLE_TASKS)):
+        (role / folder).mkdir(parents=True)
+        (role / folder / "main.yml").write_text(text, encoding="utf-8")
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(CACHE_PLAYBOOK, encoding="utf-8")
+    found = {}
+    for label, callbacks in (("without", "ansible.posix.timer"), ("with", "forumops.discourse.preload")):
+        env = ansible_env(ANSIBLE_CALLBACKS_ENABLED=callbacks)
+        result = run_tool("ansible-playbook", "-i", "localhost,", playbook, "-e", f"label={label}", env=env)
+        assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+        found[label] = json.loads((tmp_path / f"{label}.json").read_text(encoding="utf-8"))
+
+    assert found["without"] == {"inherited": [], "greeting": "ANN-3"}
+    assert found["with"] == {
+        "inherited": [
+            "expression: count | int > 0",
+            "template: {{ name | upper }}-{{ count | int + 1 }}",
+            "template: {{ playbook_dir }}/{{ label }}.json",
+            "template: {{ {'inherited': inherited.compiled, 'greeting': greeting} | to_json }}",
+        ],
+        "greeting": "ANN-3",
+    }
+
+
 def test_the_repository_configuration_enables_it():
     result = run_tool("ansible-config", "dump", "--only-changed")
     assert result.returncode == 0, result.stderr

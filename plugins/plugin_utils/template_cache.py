@@ -1,0 +1,126 @@
+# Copyright: (c) 2026, forumops.discourse contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Compile each Jinja template of a play once, in the controller, for every worker (issue 19).
+
+ansible-core 2.19 compiles a template string each time it renders it (`TemplateEngine.
+_compile_template` and `_compile_expression`, ansible/_internal/_templating/_engine.py, tag
+v2.19.14), and every task runs in a freshly forked worker, so nothing compiled in one task is there
+for the next: a no-op converge of one site compiled 717 templates (298 distinct), 0.9 s of the
+workers' 2.5 CPU seconds. `install` memoises both methods; `prime` compiles, in the controller
+before the play's first fork, the templates the play's roles and tasks carry, so every worker
+inherits them compiled.
+
+A compiled template depends on its source, the options it is compiled with and the environment's
+loader (where `{% include %}` looks); the filters, tests and globals it calls are looked up when it
+renders, in the worker. So only sources without include, import or extends, with the default
+delimiters, are kept, keyed by (kind, source, options): any environment compiles them alike.
+Template files are not primed: compiling all of a role's costs a one-site converge more than its
+workers save.
+Failed compiles are not kept (their error names the source they came from). What is kept is code,
+never a rendered value, so no variable, object or bucket is read from a cache.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible.template import is_trusted_as_template
+
+try:
+    from ansible._internal._templating import _engine, _jinja_bits
+except ImportError:  # another ansible-core: templates compile as before
+    _engine = _jinja_bits = None
+
+# Where the loader, or other delimiters, would make the same source compile differently.
+LOADER_DEPENDENT = re.compile(r"{%[-+]?\s*(?:include|import|from|extends)\b|^#jinja2:")
+TEMPLATE_MARKERS = ("{{", "{%", "{#")
+# The options `_normalize_and_evaluate_conditional` evaluates a `when` with (the same file).
+CONDITIONAL = dict(escape_backslashes=False, preserve_trailing_newlines=False)
+
+_compiled = {}
+_installed = []
+
+
+def _memoised(kind, compile_method):
+    def compile_once(engine, source, options):
+        key = (kind, str(source), options)
+        found = _compiled.get(key)
+        if found is not None:
+            return found
+        compiled = compile_method(engine, source, options)
+        if (
+            isinstance(compiled, (_jinja_bits.AnsibleTemplate, _jinja_bits.AnsibleTemplateExpression))
+            and options.overrides == _jinja_bits.TemplateOverrides.DEFAULT
+            and not LOADER_DEPENDENT.search(source)
+        ):
+            _compiled[key] = compiled
+        return compiled
+
+    compile_once.__wrapped__ = compile_method
+    return compile_once
+
+
+def install():
+    """Memoise the engine's two compile methods in this process (and the workers it forks)."""
+    if _engine is None or _installed:
+        return bool(_installed)
+    engine = _engine.TemplateEngine
+    engine._compile_template = _memoised("template", engine._compile_template)
+    engine._compile_expression = _memoised("expression", engine._compile_expression)
+    _installed.append(engine)
+    return True
+
+
+def sources(value):
+    """Every string inside a value (dicts, lists) that is a template a worker would compile."""
+    if isinstance(value, str):
+        if any(marker in value for marker in TEMPLATE_MARKERS) and is_trusted_as_template(value):
+            yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from sources(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from sources(item)
+
+
+def _tasks(block):
+    for entry in [*(block.block or []), *(block.rescue or []), *(block.always or [])]:
+        if hasattr(entry, "block"):
+            yield from _tasks(entry)
+        else:
+            yield entry
+
+
+def _conditionals(task):
+    """A task's `when` and those of the blocks (and includes) around it: the worker evaluates them all."""
+    node = task
+    while node is not None:
+        for conditional in getattr(node, "when", None) or []:
+            if isinstance(conditional, str) and is_trusted_as_template(conditional):
+                yield conditional
+        node = getattr(node, "_parent", None)
+
+
+def prime(play):
+    """Compile what the play's roles and (statically known) tasks will template; returns the count.
+
+    A source that does not compile is left for the task that templates it to report."""
+    if not install():
+        return 0
+    engine = _engine.TemplateEngine(loader=play._loader)
+    template, expression = _engine.TemplateOptions.DEFAULT, _engine.TemplateOptions(**CONDITIONAL)
+    wanted = []
+    for role in play.get_roles():
+        wanted += [("template", s) for s in sources([role._default_vars, role._role_vars])]
+    wanted += [("template", s) for s in sources([play.vars, play.module_defaults])]
+    for block in play.compile():
+        for task in _tasks(block):
+            wanted += [("template", s) for s in sources([task.args, task.vars, task.loop])]
+            wanted += [("expression", c.strip()) for c in _conditionals(task) if c.strip()]
+    for kind, source in dict.fromkeys(wanted):
+        if kind == "template":
+            engine._compile_template(source, template)
+        elif not any(source.startswith(marker) for marker in TEMPLATE_MARKERS):
+            engine._compile_expression(source, expression)
+    return len(_compiled)
