@@ -10,6 +10,8 @@ from __future__ import annotations
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.forumops.discourse.plugins.plugin_utils import template_vars
+
 display = Display()
 
 
@@ -20,6 +22,12 @@ class ControllerAction(ActionBase):
     _supports_check_mode = True
     _supports_async = False
     MODULE = ""
+
+    @classmethod
+    def finalize_task_arg(cls, name, value, templar, context):
+        # ansible-core renders each variable an argument reads in a context of all the host's
+        # variables, again at each reference; template_vars.py renders each once, with what it reads.
+        return template_vars.template_arg(templar, value)
 
     def run(self, tmp=None, task_vars=None):
         self._host = (task_vars or {}).get("inventory_hostname", "")

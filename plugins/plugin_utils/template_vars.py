@@ -23,7 +23,7 @@ import os
 
 import jinja2
 from ansible.errors import AnsibleError
-from ansible.template import is_trusted_as_template
+from ansible.template import Templar, is_trusted_as_template
 from jinja2 import meta, nodes
 
 # Read by the templar or by lookups (search paths, omit), not by name in the templates.
@@ -103,6 +103,25 @@ def needed_variables(templar, sources, task_vars, searchpath):
     except Dynamic:
         return None
     return rendered_once(templar, names, task_vars, searchpath)
+
+
+def template_arg(engine, value):
+    """A task argument templated as ansible-core templates it (`ActionBase.finalize_task_arg`), but
+    in a context of only the variables it reads, each rendered once; `engine` is the task's
+    TemplateEngine, whose available variables are all the host's."""
+    texts = list(_templated_strings(value))
+    if not texts:
+        return engine.template(value)
+    try:
+        names = set().union(*(_reads(text, ()) for text in texts))
+    except Dynamic:
+        return engine.template(value)
+    available = rendered_once(Templar._from_template_engine(engine), names, engine.available_variables)
+    if available is None:
+        return engine.template(value)
+    resolver = engine.extend()
+    resolver.available_variables = available
+    return resolver.template(value)
 
 
 def rendered_once(templar, names, task_vars, searchpath=()):

@@ -152,3 +152,54 @@ def test_variables_that_read_each_other_have_no_known_set():
 def test_untrusted_strings_stay_text():
     variables = {"registered": "{{ not_a_template_from_a_module }}"}  # a module's result: not trusted
     assert needed(["{{ registered }}"], variables) == {"registered": "{{ not_a_template_from_a_module }}"}
+
+
+def engine_of(variables):
+    """The task's TemplateEngine, as Task._post_validate_args hands it to finalize_task_arg."""
+    return Templar(loader=DataLoader(), variables=variables)._engine
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"name": "{{ namespace }}", "labels": ["{{ labels }}", "{{ env }}"], "count": 3},
+        "{{ broken if site == 'other' else namespace }}",
+        "{{ missing | default(omit) }}",  # raises what makes the finalizer drop the argument
+        "{{ vars['namespace'] }}",  # read by a computed name: all variables, as before
+        "{{ broken }}",
+        "plain text",
+        7,
+    ],
+)
+def test_a_task_argument_templates_as_ansible_core_templates_it(value):
+    """ActionBase.finalize_task_arg (ansible/ansible v2.19.14, lib/ansible/plugins/action/__init__.py)
+    returns `templar.template(value)`; template_arg returns the same with fewer variables."""
+    variables, value = trusted(SITE_VARS), trusted(value)
+    assert outcome(template_vars.template_arg, engine_of(variables), value) == outcome(
+        lambda engine, value: engine.template(value), engine_of(variables), value
+    )
+
+
+def outcome(function, *args):
+    try:
+        return function(*args)
+    except Exception as exc:
+        return type(exc), str(exc)
+
+
+def test_a_task_argument_is_rendered_with_only_what_it_reads(monkeypatch):
+    passed = []
+    rendered_once = template_vars.rendered_once
+    monkeypatch.setattr(
+        template_vars, "rendered_once", lambda *args: passed.append(rendered_once(*args)) or passed[-1]
+    )
+    value = trust_as_template("{{ namespace }}/{{ labels.instance }}")
+    assert template_vars.template_arg(engine_of(trusted(SITE_VARS)), value) == "forum-ns/forum"
+    assert passed == [
+        {
+            "inventory_hostname": "fleet_01",
+            "site": "forum",
+            "namespace": "forum-ns",
+            "labels": {"instance": "forum", "part-of": "discourse"},
+        }
+    ]
