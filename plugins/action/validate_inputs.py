@@ -93,15 +93,16 @@ class ActionModule(ActionBase):
             result["input_errors"] = errors
         return result
 
-    def _templar_for(self, names, task_vars):
-        """A templar over `names` and what they read, each rendered once (plugin_utils/template_vars.py)."""
-        available = template_vars.rendered_once(self._templar, names, task_vars)
+    def _templar_over(self, available, task_vars):
+        """A templar over the variables template_vars.py rendered once (all of them when it could not)."""
         if available is None:
             return self._templar, task_vars
         return self._templar.copy_with_new_env(available_variables=available), available
 
     def _values(self, options, task_vars):
-        templar, variables = self._templar_for(options, task_vars)
+        templar, variables = self._templar_over(
+            template_vars.rendered_once(self._templar, options, task_vars), task_vars
+        )
         values, errors = {}, []
         for name in options:
             if name in task_vars:
@@ -148,10 +149,15 @@ class ActionModule(ActionBase):
         internals, removed = cross_field.CONTEXT.get(role, ({}, ()))
         context = {"removed": [name for name in removed if name in task_vars]}
         errors = []
-        templar, _variables = self._templar_for(internals.values(), task_vars)
-        for key, internal in internals.items():
+        # An internal is an expression: the variables it reads are found in its parse.
+        texts = {key: trust_as_template("{{ " + internal + " }}") for key, internal in internals.items()}
+        needed = template_vars.needed_variables(
+            self._templar, [(t, None) for t in texts.values()], task_vars, ()
+        )
+        templar, _variables = self._templar_over(needed, task_vars)
+        for key, text in texts.items():
             try:
-                context[key] = templar.template(trust_as_template("{{ " + internal + " }}"))
+                context[key] = templar.template(text)
             except AnsibleError as exc:
                 errors.append(exc.message)
         return context, errors
