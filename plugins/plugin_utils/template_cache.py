@@ -26,6 +26,8 @@ import re
 
 from ansible.template import is_trusted_as_template
 
+from ansible_collections.forumops.discourse.plugins.plugin_utils.template_vars import templated_strings
+
 try:
     from ansible._internal._templating import _engine, _jinja_bits
 except ImportError:  # another ansible-core: templates compile as before
@@ -71,19 +73,6 @@ def install():
     return True
 
 
-def sources(value):
-    """Every string inside a value (dicts, lists) that is a template a worker would compile."""
-    if isinstance(value, str):
-        if any(marker in value for marker in TEMPLATE_MARKERS) and is_trusted_as_template(value):
-            yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from sources(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from sources(item)
-
-
 def _tasks(block):
     for entry in [*(block.block or []), *(block.rescue or []), *(block.always or [])]:
         if hasattr(entry, "block"):
@@ -112,11 +101,11 @@ def prime(play):
     template, expression = _engine.TemplateOptions.DEFAULT, _engine.TemplateOptions(**CONDITIONAL)
     wanted = []
     for role in play.get_roles():
-        wanted += [("template", s) for s in sources([role._default_vars, role._role_vars])]
-    wanted += [("template", s) for s in sources([play.vars, play.module_defaults])]
+        wanted += [("template", s) for s in templated_strings([role._default_vars, role._role_vars])]
+    wanted += [("template", s) for s in templated_strings([play.vars, play.module_defaults])]
     for block in play.compile():
         for task in _tasks(block):
-            wanted += [("template", s) for s in sources([task.args, task.vars, task.loop])]
+            wanted += [("template", s) for s in templated_strings([task.args, task.vars, task.loop])]
             wanted += [("expression", c.strip()) for c in _conditionals(task) if c.strip()]
     for kind, source in dict.fromkeys(wanted):
         if kind == "template":

@@ -80,16 +80,17 @@ def references(source, options=None):
     return names, paths
 
 
-def _templated_strings(value):
+def templated_strings(value):
+    """Every trusted string inside a value (dicts, lists) that holds a template."""
     if isinstance(value, str):
         if is_trusted_as_template(value) and ("{{" in value or "{%" in value):
             yield value
     elif isinstance(value, dict):
         for item in value.values():
-            yield from _templated_strings(item)
+            yield from templated_strings(item)
     elif isinstance(value, (list, tuple)):
         for item in value:
-            yield from _templated_strings(item)
+            yield from templated_strings(item)
 
 
 def needed_variables(templar, sources, task_vars, searchpath):
@@ -109,7 +110,7 @@ def template_arg(engine, value):
     """A task argument templated as ansible-core templates it (`ActionBase.finalize_task_arg`), but
     in a context of only the variables it reads, each rendered once; `engine` is the task's
     TemplateEngine, whose available variables are all the host's."""
-    texts = list(_templated_strings(value))
+    texts = list(templated_strings(value))
     if not texts:
         return engine.template(value)
     try:
@@ -135,7 +136,7 @@ def rendered_once(templar, names, task_vars, searchpath=()):
             name = pending.pop()
             if name in dependencies or name in plain:
                 continue
-            texts = list(_templated_strings(task_vars[name]))
+            texts = list(templated_strings(task_vars[name]))
             if not texts:
                 plain.add(name)
                 continue

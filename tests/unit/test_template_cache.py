@@ -18,7 +18,7 @@ from ansible.plugins.loader import init_plugin_loader
 from ansible.template import Templar, trust_as_template
 from ansible.vars.manager import VariableManager
 
-from ansible_collections.forumops.discourse.plugins.plugin_utils import template_cache
+from ansible_collections.forumops.discourse.plugins.plugin_utils import template_cache, template_vars
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -47,14 +47,14 @@ def templar(searchpath=None, **variables):
     return found.copy_with_new_env(searchpath=searchpath) if searchpath else found
 
 
-def test_sources_are_the_trusted_templates_inside_a_value():
+def test_the_sources_primed_are_the_trusted_templates_inside_a_value():
     value = {
         "a": trust_as_template("{{ x }}"),
         "b": [trust_as_template("plain"), trust_as_template("{% if y %}1{% endif %}"), 3],
         "c": "{{ untrusted }}",
         "d": {"e": (trust_as_template("{# note #}"),)},
     }
-    assert list(template_cache.sources(value)) == ["{{ x }}", "{% if y %}1{% endif %}", "{# note #}"]
+    assert list(template_vars.templated_strings(value)) == ["{{ x }}", "{% if y %}1{% endif %}"]
 
 
 def test_a_template_is_compiled_once_and_renders_each_context_s_values(installed):
