@@ -5,10 +5,11 @@
 ansible-core 2.19 compiles a template string each time it renders it (`TemplateEngine.
 _compile_template` and `_compile_expression`, ansible/_internal/_templating/_engine.py, tag
 v2.19.14), and every task runs in a freshly forked worker, so nothing compiled in one task is there
-for the next: a no-op converge of one site compiled 717 templates (298 distinct), 0.9 s of the
-workers' 2.5 CPU seconds. `install` memoises both methods; `prime` compiles, in the controller
-before the play's first fork, the templates the play's roles and tasks carry, so every worker
-inherits them compiled.
+for the next: a no-op converge of one site compiled 717 templates (298 distinct) in its workers.
+`install` memoises both methods; `prime` compiles, in the controller before the play's first fork,
+the templates the play's roles and tasks carry, so every worker inherits them compiled (34 left to
+compile per site). Priming costs the controller about what one site's workers save; a fleet gains:
+five no-op sites took 27% less worker CPU.
 
 A compiled template depends on its source, the options it is compiled with and the environment's
 loader (where `{% include %}` looks); the filters, tests and globals it calls are looked up when it

@@ -111,18 +111,13 @@ def template_arg(engine, value):
     in a context of only the variables it reads, each rendered once; `engine` is the task's
     TemplateEngine, whose available variables are all the host's."""
     texts = list(templated_strings(value))
-    if not texts:
-        return engine.template(value)
-    try:
-        names = set().union(*(_reads(text, ()) for text in texts))
-    except Dynamic:
-        return engine.template(value)
-    available = rendered_once(Templar._from_template_engine(engine), names, engine.available_variables)
-    if available is None:
-        return engine.template(value)
-    resolver = engine.extend()
-    resolver.available_variables = available
-    return resolver.template(value)
+    if texts:
+        templar, sources = Templar._from_template_engine(engine), [(text, None) for text in texts]
+        available = needed_variables(templar, sources, engine.available_variables, ())
+        if available is not None:
+            engine = engine.extend()
+            engine.available_variables = available
+    return engine.template(value)
 
 
 def rendered_once(templar, names, task_vars, searchpath=()):
