@@ -16,6 +16,7 @@ import json
 from tests.fixtures.ansible import ansible_env, run_tool
 
 PROBE = """\
+import gc
 import sys
 
 from ansible.plugins.action import ActionBase
@@ -27,6 +28,7 @@ class ActionModule(ActionBase):
         return {
             "modules": sorted(m for m in sys.modules if m.startswith("ansible_collections.forumops")),
             "boto3_session": bool(boto3 and boto3.DEFAULT_SESSION),
+            "frozen": gc.get_freeze_count(),
         }
 """
 PLAYBOOK = """\
@@ -58,7 +60,8 @@ EXPECTED = {
 
 
 def worker_modules(tmp_path, callbacks):
-    """The collection's modules a task's worker finds loaded, and whether boto3's session exists."""
+    """The collection's modules a task's worker finds loaded, whether boto3's session exists, and how
+    many of the controller's objects its garbage collector skips (gc.get_freeze_count())."""
     (tmp_path / "action_plugins").mkdir(exist_ok=True)
     (tmp_path / "action_plugins" / "probe.py").write_text(PROBE, encoding="utf-8")
     playbook = tmp_path / "play.yml"
@@ -68,19 +71,33 @@ def worker_modules(tmp_path, callbacks):
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     probe = json.loads((tmp_path / "probe.json").read_text(encoding="utf-8"))
     loaded = {m.removeprefix(PREFIX) for m in probe["modules"] if m.startswith(PREFIX)}
-    return loaded, probe["boto3_session"]
+    return loaded, probe["boto3_session"], probe["frozen"]
 
 
 def test_a_worker_starts_with_the_collections_plugins_loaded(tmp_path):
     # The repository's ansible.cfg enables it; ansible.posix.timer stands in for "no preload".
-    without, without_session = worker_modules(tmp_path, "ansible.posix.timer")
-    preloaded, session = worker_modules(tmp_path, "forumops.discourse.preload")
+    without, without_session, _frozen = worker_modules(tmp_path, "ansible.posix.timer")
+    preloaded, session, _frozen = worker_modules(tmp_path, "forumops.discourse.preload")
 
     # Without it each worker loads them again for its task.
     assert (EXPECTED & without, without_session) == (set(), False)
     # With it the controller loaded them once, before the first fork; boto3's default session (which
     # holds the S3 model) is there too.
     assert (EXPECTED - preloaded, session) == (set(), True)
+
+
+def test_a_worker_s_garbage_collector_skips_the_controller_s_objects(tmp_path):
+    """A collection in a forked worker walks every object the controller had tracked, writing to each
+    (copy-on-write copies its page); objects frozen before the fork are skipped. Python's gc docs
+    (python/cpython, Doc/library/gc.rst, 3.11 at b80e4c89d8f385ca77a41e2d6302c95d7e10f391, `freeze`)
+    advise freezing right before fork(). ansible-core does not freeze (ansible/ansible tag v2.19.14,
+    lib/ansible/executor/process/worker.py); the callback does, at each task's start."""
+    *_loaded, without = worker_modules(tmp_path, "ansible.posix.timer")
+    *_loaded, frozen = worker_modules(tmp_path, "forumops.discourse.preload")
+
+    assert without == 0
+    # The controller's heap: Ansible, the collection's plugins, boto3's model (over 100,000 objects).
+    assert frozen > 100_000, frozen
 
 
 CACHE_PROBE = """\
