@@ -18,6 +18,7 @@ the set cannot be known, and `needed_variables` returns None: use all variables.
 
 from __future__ import annotations
 
+import contextlib
 import graphlib
 import os
 
@@ -37,15 +38,30 @@ LOOKUP_CALLS = frozenset({"lookup", "query", "q"})
 
 # Only parsed, never compiled or rendered: filter and test names need not exist here.
 _PARSER = jinja2.Environment(extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do"])
+# The environment options that change what a source parses to (trim_blocks and the like only
+# change whitespace).
+PARSE_OPTIONS = (
+    "block_start_string",
+    "block_end_string",
+    "variable_start_string",
+    "variable_end_string",
+    "comment_start_string",
+    "comment_end_string",
+    "line_statement_prefix",
+    "line_comment_prefix",
+)
+# (source, parse options) -> (names, paths), or the Dynamic it raised. A parse depends on nothing
+# else, so it is kept for the process; `prime` fills it in the controller before workers fork.
+_references = {}
 
 
 class Dynamic(Exception):
     """A template reads variables by a computed name."""
 
 
-def _parse(source, options=None):
+def _parse(source, options):
     try:
-        return _PARSER.overlay(**(options or {})).parse(source)
+        return _PARSER.overlay(**options).parse(source)
     except jinja2.TemplateSyntaxError as exc:
         # Ansible reports the syntax error when it renders; here, only the set is unknown.
         raise Dynamic(str(exc)) from None
@@ -53,11 +69,26 @@ def _parse(source, options=None):
 
 def references(source, options=None):
     """(variable names, template paths) a Jinja source reads: every name it loads, and the files of
-    its includes and of its template lookups with a constant path.
+    its includes and of its template lookups with a constant path. Parsed once per process.
 
     The names are a superset of those it reads from its context (jinja2.meta.find_undeclared_variables
     would drop the names it sets itself, at four times the cost: it generates the template's code).
     A variable passed on that the template then sets itself changes nothing."""
+    parse_options = tuple(sorted((k, v) for k, v in (options or {}).items() if k in PARSE_OPTIONS))
+    key = (str(source), parse_options)
+    found = _references.get(key)
+    if found is None:
+        try:
+            found = _references_of(source, dict(parse_options))
+        except Dynamic as exc:
+            found = exc
+        _references[key] = found
+    if isinstance(found, Dynamic):
+        raise Dynamic(str(found))
+    return found
+
+
+def _references_of(source, options):
     tree = _parse(source, options)
     names = {node.name for node in tree.find_all(nodes.Name) if node.ctx == "load"}
     if names & DYNAMIC_NAMES:
@@ -77,7 +108,15 @@ def references(source, options=None):
             if not all(isinstance(arg, nodes.Const) for arg in call.args[1:]):
                 raise Dynamic("renders a template by a computed path")
             paths.update(arg.value for arg in call.args[1:])
-    return names, paths
+    return frozenset(names), frozenset(paths)
+
+
+def prime(sources):
+    """Parse (Jinja text, options) pairs into the process's memo; returns how many it holds."""
+    for source, options in sources:
+        with contextlib.suppress(Dynamic):  # kept too: it is raised again where it is read
+            references(source, options)
+    return len(_references)
 
 
 def templated_strings(value):
@@ -156,7 +195,7 @@ def rendered_once(templar, names, task_vars, searchpath=()):
 
 def _reads(source, searchpath, options=None):
     """The variable names a Jinja source reads, with those its included and looked-up templates read."""
-    names, paths = references(source, options)
+    names, paths = (set(found) for found in references(source, options))
     seen = set()
     while paths - seen:
         path = (paths - seen).pop()

@@ -142,3 +142,26 @@ def test_prime_compiles_the_play_s_templates_before_any_task_runs(installed):
         == "ANN!"
     )
     assert dict(installed) == before
+
+
+def test_prime_parses_the_roles_template_files_for_template_vars(installed, tmp_path, monkeypatch):
+    role = tmp_path / "roles" / "primed"
+    (role / "templates" / "nested").mkdir(parents=True)
+    (role / "tasks").mkdir()
+    (role / "tasks" / "main.yml").write_text("- ansible.builtin.debug: {msg: hi}\n", encoding="utf-8")
+    (role / "templates" / "nested" / "object.yaml.j2").write_text(
+        "name: {{ object_name }}\n", encoding="utf-8"
+    )
+    monkeypatch.setattr(template_vars, "_references", {})
+    loader = DataLoader()
+    play = Play.load(
+        {"name": "primed", "hosts": "localhost", "gather_facts": False, "roles": [str(role)]},
+        variable_manager=VariableManager(loader=loader),
+        loader=loader,
+    )
+
+    template_cache.prime(play)
+
+    assert template_vars._references == {
+        ("name: {{ object_name }}\n", ()): (frozenset({"object_name"}), frozenset())
+    }

@@ -18,6 +18,8 @@ from ansible.template import Templar, trust_as_template
 
 from ansible_collections.forumops.discourse.plugins.plugin_utils import template_vars
 
+parse = template_vars._parse
+
 
 @pytest.fixture(autouse=True, scope="module")
 def plugin_loader():
@@ -89,6 +91,41 @@ def test_a_template_reading_variables_by_computed_name_has_no_known_set(text):
     with pytest.raises(template_vars.Dynamic):
         template_vars.references(text)
     assert needed([text], trusted(SITE_VARS)) is None
+
+
+def test_a_source_is_parsed_once_per_process_whatever_its_whitespace_options(monkeypatch):
+    parsed = []
+    monkeypatch.setattr(template_vars, "_references", {})
+    monkeypatch.setattr(
+        template_vars, "_parse", lambda source, options: parsed.append(options) or parse(source, options)
+    )
+    first = template_vars.references("{{ a }}<< b >>")
+    again = template_vars.references("{{ a }}<< b >>", {"trim_blocks": True})
+    delimited = template_vars.references(
+        "{{ a }}<< b >>", {"variable_start_string": "<<", "variable_end_string": ">>"}
+    )
+
+    assert (first, again is first, delimited) == (
+        (frozenset({"a"}), frozenset()),
+        True,
+        (frozenset({"b"}), frozenset()),
+    )
+    assert parsed == [{}, {"variable_end_string": ">>", "variable_start_string": "<<"}]
+
+
+def test_a_source_read_by_computed_name_raises_each_time_it_is_asked():
+    for _attempt in range(2):
+        with pytest.raises(template_vars.Dynamic, match=r"reads \['vars'\]"):
+            template_vars.references("{{ vars['x' ~ n] }}")
+
+
+def test_prime_parses_each_source_and_keeps_what_it_cannot_know(monkeypatch):
+    monkeypatch.setattr(template_vars, "_references", {})
+    assert (
+        template_vars.prime([("{{ a }}", None), ("{{ vars[n] }}", None), ("{{ a }}", {"trim_blocks": True})])
+        == 2
+    )
+    assert template_vars.references("{{ a }}") == (frozenset({"a"}), frozenset())
 
 
 def test_each_variable_read_is_rendered_once_and_only_those_are_passed_on():
