@@ -435,16 +435,21 @@ def test_a_wait_reports_what_it_waits_for_at_the_first_poll_and_every_ten_second
     ]
 
 
-def test_a_wait_polls_after_a_quarter_second_then_doubles_up_to_its_interval():
+def test_a_wait_polls_every_tenth_of_a_second_for_two_seconds_then_doubles_up_to_its_interval():
     pending = deployment(available=1)
-    client = PollingClient([pending] * 5 + [deployment()])
+    client = PollingClient([pending] * 24 + [deployment()])
+    now = [0.0]
     slept = []
 
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
     kube_wait.wait_for_objects(
-        client, [pending], [pending], "present", None, None, 600, 2, slept.append, lambda: 0.0
+        client, [pending], [pending], "present", None, None, 600, 2, sleep, lambda: now[0]
     )
 
-    assert slept == [0.25, 0.5, 1.0, 2.0, 2.0, 2.0]
+    assert [round(pause, 2) for pause in slept] == [0.1] * 20 + [0.2, 0.4, 0.8, 1.6, 2.0]
 
 
 # ---- hand_over: a field the definition leaves out keeps its live value (issue 22, item 10) -------
