@@ -15,10 +15,10 @@ A compiled template depends on its source, the options it is compiled with and t
 loader (where `{% include %}` looks); the filters, tests and globals it calls are looked up when it
 renders, in the worker. So only sources without include, import or extends, with the default
 delimiters, are kept, keyed by (kind, source, options): any environment compiles them alike.
-Template files are not compiled here: compiling all of a role's costs a one-site converge more than
-its workers save. They are parsed, with the play's templated strings, for template_vars (which
-parses what each task's templates read): 0.09 s in the controller, and 20 no-op sites took 15% less
-CPU (36.5 s instead of 42.8 s).
+The play's roles' template files are compiled too, with the options Ansible's template action and
+k8s_apply render a file with (0.2 s for the 38 of site.yml's roles; each site's workers compiled
+about 30 of them), and parsed, with the play's templated strings, for template_vars (which parses
+what each task's templates read).
 Failed compiles are not kept (their error names the source they came from). What is kept is code,
 never a rendered value, so no variable, object or bucket is read from a cache.
 """
@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import re
 
-from ansible.template import is_trusted_as_template
+from ansible.template import is_trusted_as_template, trust_as_template
 
 from ansible_collections.forumops.discourse.plugins.plugin_utils import template_vars
 from ansible_collections.forumops.discourse.plugins.plugin_utils.template_vars import templated_strings
@@ -43,6 +43,10 @@ LOADER_DEPENDENT = re.compile(r"{%[-+]?\s*(?:include|import|from|extends)\b|^#ji
 TEMPLATE_MARKERS = ("{{", "{%", "{#")
 # The options `_normalize_and_evaluate_conditional` evaluates a `when` with (the same file).
 CONDITIONAL = dict(escape_backslashes=False, preserve_trailing_newlines=False)
+# The options a template file is rendered with: `templar.template(text, escape_backslashes=False,
+# overrides=...)` in lib/ansible/plugins/action/template.py (tag v2.19.14) and in k8s_apply, whose
+# overrides are the defaults.
+TEMPLATE_FILE = dict(escape_backslashes=False)
 
 _compiled = {}
 _installed = []
@@ -104,6 +108,7 @@ def prime(play):
         return 0
     engine = _engine.TemplateEngine(loader=play._loader)
     template, expression = _engine.TemplateOptions.DEFAULT, _engine.TemplateOptions(**CONDITIONAL)
+    template_file = _engine.TemplateOptions(**TEMPLATE_FILE)
     wanted = []
     for role in play.get_roles():
         wanted += [("template", s) for s in templated_strings([role._default_vars, role._role_vars])]
@@ -117,9 +122,13 @@ def prime(play):
             engine._compile_template(source, template)
         elif not any(source.startswith(marker) for marker in TEMPLATE_MARKERS):
             engine._compile_expression(source, expression)
+    files = list(_role_template_files(play))
+    for text in files:
+        if not LOADER_DEPENDENT.search(text):
+            engine._compile_template(trust_as_template(text), template_file)
     # What template_vars parses in the workers for the same sources and for the roles' template files.
     template_vars.prime([(source, None) for kind, source in wanted if kind == "template"])
-    template_vars.prime((text, None) for text in _role_template_files(play))
+    template_vars.prime((text, None) for text in files)
     return len(_compiled)
 
 

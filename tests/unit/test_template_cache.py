@@ -144,7 +144,8 @@ def test_prime_compiles_the_play_s_templates_before_any_task_runs(installed):
     assert dict(installed) == before
 
 
-def test_prime_parses_the_roles_template_files_for_template_vars(installed, tmp_path, monkeypatch):
+def test_prime_compiles_and_parses_the_roles_template_files(installed, tmp_path, monkeypatch):
+    """Compiled with the options k8s_apply and Ansible's template action render a file with."""
     role = tmp_path / "roles" / "primed"
     (role / "templates" / "nested").mkdir(parents=True)
     (role / "tasks").mkdir()
