@@ -127,14 +127,14 @@ def prime(play):
         if not LOADER_DEPENDENT.search(text):
             engine._compile_template(trust_as_template(text), template_file)
     # What template_vars parses in the workers for the same sources and for the roles' template files.
-    template_vars.prime([(source, None) for kind, source in wanted if kind == "template"])
-    template_vars.prime((text, None) for text in files)
+    template_vars.prime([(s, None) for kind, s in wanted if kind == "template"] + [(t, None) for t in files])
     return len(_compiled)
 
 
 def _role_template_files(play):
-    for role in play.get_roles():
-        for folder, _dirs, files in os.walk(os.path.join(role._role_path, "templates")):
+    # A role imported twice (site.yml: discourse_site's checks and its summary) is read once.
+    for role_path in dict.fromkeys(role._role_path for role in play.get_roles()):
+        for folder, _dirs, files in os.walk(os.path.join(role_path, "templates")):
             for name in sorted(files):
                 with open(os.path.join(folder, name), encoding="utf-8") as handle:
                     yield handle.read()
